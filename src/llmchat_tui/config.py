@@ -1,0 +1,254 @@
+"""Settings: command-line flags > environment > TOML config file > defaults.
+
+Every setting is a field of :class:`Settings` with a default and a one-line
+description (``doc``); the README's config reference is generated from these.
+No Textual import here.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import subprocess
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from llmchat_tui import paths
+
+DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+class ConfigError(Exception):
+    """A problem with the configuration, worded for the user in one line."""
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass
+class Settings:
+    """All settings of llmchat-tui, each with its default."""
+
+    model: str = _doc(
+        "Model to chat with (env LLMCHAT_MODEL, flag --model).", default=DEFAULT_MODEL
+    )
+    base_url: str = _doc(
+        "OpenAI-compatible API base URL (env OPENAI_BASE_URL, flag --base-url).",
+        default=OPENAI_BASE_URL,
+    )
+    api_key: str = _doc(
+        "API key. Prefer api_key_env or api_key_command so the key is not in a file.",
+        default="",
+    )
+    api_key_env: str = _doc(
+        "Name of the environment variable holding the API key.", default="OPENAI_API_KEY"
+    )
+    api_key_command: str = _doc(
+        "Command whose output is the API key, e.g. 'pass show openai'.", default=""
+    )
+    system_prompt: str = _doc("System prompt for new conversations (empty: none).", default="")
+    stream_usage: bool = _doc(
+        "Ask the server for token usage (stream_options.include_usage); "
+        "turn off for servers that reject it.",
+        default=True,
+    )
+    temperature: float | None = _doc(
+        "Sampling temperature sent with each request (unset: the server's default).",
+        default=None,
+    )
+    connect_timeout: float = _doc(
+        "Seconds to wait for the server to accept a connection.", default=10.0
+    )
+    stall_timeout: float = _doc(
+        "Seconds without a byte from the server before a reply is stopped as stalled.",
+        default=60.0,
+    )
+    data_dir: str = _doc(
+        "Folder for saved conversations (env LLMCHAT_DATA_DIR, flag --data-dir; "
+        "empty: the platform's user data folder).",
+        default="",
+    )
+    theme: str = _doc("Textual theme name.", default="textual-dark")
+    keymap: dict[str, str] = _doc(
+        "Key overrides: binding id = 'key[,key...]' (see the key table).",
+        default_factory=dict,
+    )
+
+    # Where each value came from, for `llmchat-tui paths` and error messages.
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    config_file: Path | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def documented_fields(cls) -> list[tuple[str, Any, str]]:
+        """(name, default, description) of every user-facing setting."""
+        out = []
+        for f in fields(cls):
+            if "doc" not in f.metadata:
+                continue
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            out.append((f.name, default, f.metadata["doc"]))
+        return out
+
+    @property
+    def model_is_explicit(self) -> bool:
+        return self.sources.get("model", "default") != "default"
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "base_url": (str,),
+    "api_key": (str,),
+    "api_key_env": (str,),
+    "api_key_command": (str,),
+    "system_prompt": (str,),
+    "stream_usage": (bool,),
+    "temperature": (int, float),
+    "connect_timeout": (int, float),
+    "stall_timeout": (int, float),
+    "data_dir": (str,),
+    "theme": (str,),
+    "keymap": (dict,),
+}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML file at ``path`` into checked values.
+
+    Raises :class:`ConfigError` with a one-line message naming the file.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    checked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _FIELD_TYPES:
+            known = ", ".join(sorted(_FIELD_TYPES))
+            raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
+        types = _FIELD_TYPES[key]
+        if isinstance(value, bool) and bool not in types:
+            raise ConfigError(
+                f"config file {path}: {key} must be {_type_name(types)}, not a boolean"
+            )
+        if not isinstance(value, types):
+            raise ConfigError(
+                f"config file {path}: {key} must be {_type_name(types)}, "
+                f"not {type(value).__name__} {value!r}"
+            )
+        if key == "keymap":
+            for binding_id, keys in value.items():
+                if not isinstance(keys, str):
+                    raise ConfigError(f"config file {path}: keymap.{binding_id} must be a string")
+        if key in ("connect_timeout", "stall_timeout") and value <= 0:
+            raise ConfigError(f"config file {path}: {key} must be more than 0")
+        checked[key] = float(value) if float in types and not isinstance(value, bool) else value
+    return checked
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    if float in types:
+        return "a number"
+    return {str: "a string", bool: "true or false", dict: "a table"}[types[0]]
+
+
+def load_settings(
+    *,
+    flags: dict[str, Any] | None = None,
+    config_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from flags > environment > config file > defaults.
+
+    ``config_path`` is the ``--config`` flag: a missing file is then an
+    error; the default file may be absent.
+    """
+    env = os.environ if environ is None else environ
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    explicit = config_path is not None
+    path = config_path or paths.default_config_file()
+    settings = Settings()
+    settings.sources = {f.name: "default" for f in fields(Settings) if "doc" in f.metadata}
+
+    file_values: dict[str, Any] = {}
+    if explicit or path.exists():
+        file_values = read_config_file(path)
+        settings.config_file = path
+    for key, value in file_values.items():
+        setattr(settings, key, value)
+        settings.sources[key] = f"config file {path}"
+
+    env_map = {
+        "model": "LLMCHAT_MODEL",
+        "base_url": "OPENAI_BASE_URL",
+        "data_dir": "LLMCHAT_DATA_DIR",
+    }
+    for key, var in env_map.items():
+        value = env.get(var)
+        if value:
+            setattr(settings, key, value)
+            settings.sources[key] = f"environment {var}"
+
+    for key, value in flags.items():
+        setattr(settings, key, value)
+        settings.sources[key] = f"--{key.replace('_', '-')}"
+
+    settings.base_url = settings.base_url.rstrip("/") or OPENAI_BASE_URL
+    return settings
+
+
+def config_file_exposes_key(path: Path) -> bool:
+    """True when ``path`` holds an ``api_key`` and others can read it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def resolve_api_key(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """The API key: from ``api_key_command``, then the env variable, then ``api_key``.
+
+    Local servers need no key; the SDK insists on one, so a placeholder is
+    used when none is configured. Raises :class:`ConfigError` when the
+    command fails (its output is never shown: it could be the key).
+    """
+    env = os.environ if environ is None else environ
+    if settings.api_key_command:
+        try:
+            done = subprocess.run(
+                shlex.split(settings.api_key_command),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, ValueError, subprocess.TimeoutExpired) as error:
+            raise ConfigError(f"api_key_command failed to run: {type(error).__name__}") from None
+        if done.returncode != 0:
+            raise ConfigError(f"api_key_command exited with status {done.returncode}")
+        key = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""
+        if not key:
+            raise ConfigError("api_key_command printed nothing")
+        return key
+    key = env.get(settings.api_key_env, "")
+    if key:
+        return key
+    return settings.api_key
+
+
+def api_key_hint(settings: Settings) -> str:
+    """Where the user should put an API key, for error messages."""
+    if settings.api_key_command:
+        return f"check api_key_command ({settings.api_key_command.split()[0]}) in the config file"
+    return f"set {settings.api_key_env} or api_key_command in the config file"

@@ -1,0 +1,189 @@
+"""The chat session: conversations in memory, their saving, and their replies.
+
+The app holds one :class:`ChatSession`. It knows the store and the LLM
+client, opens and creates conversations, builds each request (system prompt
+plus the whole conversation so far), and keeps at most one running
+:class:`~llmchat_tui.generation.Generation` per conversation, so several
+conversations can generate at once. No Textual import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from llmchat_tui import tokens
+from llmchat_tui.config import Settings
+from llmchat_tui.generation import Generation, RetryPolicy
+from llmchat_tui.llm import ChatClient
+from llmchat_tui.models import Conversation, Message, Status
+from llmchat_tui.sanitize import clean
+from llmchat_tui.store import Store, Summary
+
+log = logging.getLogger(__name__)
+
+
+def request_messages(conversation: Conversation) -> list[dict[str, str]]:
+    """The chat messages a request sends: the system prompt and the history.
+
+    Cancelled and failed replies keep what arrived, so the next turn is
+    coherent; replies that produced nothing are left out.
+    """
+    out: list[dict[str, str]] = []
+    if conversation.system_prompt:
+        out.append({"role": "system", "content": conversation.system_prompt})
+    for message in conversation.messages:
+        if message.role == "assistant" and not message.content:
+            continue
+        if message.role == "assistant" and message.status is Status.STREAMING:
+            continue
+        out.append({"role": message.role, "content": message.content})
+    return out
+
+
+class ChatSession:
+    """Conversations, their store, and the replies being generated."""
+
+    def __init__(self, settings: Settings, store: Store, client: ChatClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.conversations: dict[str, Conversation] = {}
+        self.generations: dict[str, Generation] = {}
+        self._save_locks: dict[str, asyncio.Lock] = {}
+        self.on_generation_state: list[Callable[[str, Generation], None]] = []
+
+    # -- conversations -----------------------------------------------------
+
+    def summaries(self) -> list[Summary]:
+        return self.store.summaries()
+
+    def new_conversation(self) -> Conversation:
+        """A new, empty conversation (saved once it has a message)."""
+        conversation = Conversation(
+            model=self.settings.model,
+            base_url=self.settings.base_url,
+            system_prompt=self.settings.system_prompt,
+        )
+        self.conversations[conversation.id] = conversation
+        return conversation
+
+    def open(self, conversation_id: str) -> Conversation:
+        """The conversation ``conversation_id``, loaded from disk once."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            conversation = self.store.load(conversation_id)
+            for message in conversation.messages:
+                message.content = clean(message.content)
+                message.reasoning = clean(message.reasoning)
+            self.conversations[conversation_id] = conversation
+        return conversation
+
+    def is_saved(self, conversation: Conversation) -> bool:
+        return bool(conversation.messages) or bool(conversation.draft)
+
+    async def save(self, conversation: Conversation) -> None:
+        """Write ``conversation`` atomically, off the event loop, in order."""
+        if not self.is_saved(conversation):
+            return
+        lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
+        async with lock:
+            await asyncio.to_thread(self.store.save, conversation)
+
+    def save_now(self, conversation: Conversation) -> None:
+        """Write ``conversation`` synchronously (used at exit)."""
+        if self.is_saved(conversation):
+            self.store.save(conversation)
+
+    def delete(self, conversation_id: str) -> None:
+        generation = self.generations.get(conversation_id)
+        if generation is not None:
+            generation.cancel()
+        self.conversations.pop(conversation_id, None)
+        self.store.delete(conversation_id)
+
+    # -- replies -----------------------------------------------------------
+
+    def generation(self, conversation_id: str) -> Generation | None:
+        """The running or last reply of a conversation in this session."""
+        return self.generations.get(conversation_id)
+
+    def is_generating(self, conversation_id: str) -> bool:
+        generation = self.generations.get(conversation_id)
+        return generation is not None and generation.active
+
+    def prompt_estimate(self, conversation: Conversation, draft: str = "") -> tuple[int, bool]:
+        """Tiktoken estimate of the next request, and whether it is exact."""
+        choice = tokens.encoding_for_model(conversation.model or self.settings.model)
+        messages = request_messages(conversation)
+        if draft.strip():
+            messages.append({"role": "user", "content": draft})
+        return tokens.count_messages(
+            messages, conversation.model or self.settings.model
+        ), choice.exact
+
+    async def send(self, conversation: Conversation, text: str) -> Generation:
+        """Add the user's message, save it, and return the reply to run.
+
+        The user's message is on disk before this returns (and so before the
+        request is sent).
+        """
+        if self.is_generating(conversation.id):
+            raise RuntimeError("a reply is already being generated in this conversation")
+        conversation.add(Message(role="user", content=text))
+        conversation.draft = ""
+        model = conversation.model or self.settings.model
+        request = request_messages(conversation)
+        estimate = None
+        if tokens.is_loaded(tokens.encoding_for_model(model).name):
+            estimate = tokens.count_messages(request, model)
+        reply = conversation.add(Message(role="assistant", status=Status.STREAMING, model=model))
+        await self.save(conversation)
+
+        async def checkpoint() -> None:
+            conversation.touch()
+            await self.save(conversation)
+
+        generation = Generation(
+            message=reply,
+            client=self.client,
+            request=request,
+            model=model,
+            save=checkpoint,
+            prompt_estimate=estimate,
+            retry=RetryPolicy(),
+            temperature=self.settings.temperature,
+        )
+        self.generations[conversation.id] = generation
+        generation.listeners.append(lambda g, cid=conversation.id: self._state_changed(cid, g))
+        return generation
+
+    def _state_changed(self, conversation_id: str, generation: Generation) -> None:
+        for callback in list(self.on_generation_state):
+            try:
+                callback(conversation_id, generation)
+            except Exception:
+                log.exception("generation state callback failed")
+
+    def cancel(self, conversation_id: str) -> bool:
+        """Stop the reply of one conversation; True if one was running."""
+        generation = self.generations.get(conversation_id)
+        return generation.cancel() if generation is not None else False
+
+    async def close(self) -> None:
+        """Stop every reply, save everything, close the client."""
+        running = [g for g in self.generations.values() if g.active]
+        for generation in running:
+            generation.cancel()
+        for generation in running:
+            try:
+                await asyncio.wait_for(generation.done.wait(), 2)
+            except TimeoutError:
+                log.warning("a reply did not stop in time")
+        for conversation in list(self.conversations.values()):
+            try:
+                self.save_now(conversation)
+            except Exception:
+                log.exception("saving at exit failed")
+        await self.client.close()

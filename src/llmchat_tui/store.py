@@ -1,0 +1,845 @@
+"""Saved conversations on disk.
+
+Layout of a data folder (0700, every file 0600)::
+
+    <data_dir>/
+        lock                    flock'ed by the running app; holds its pid
+        index.json              a cache of every conversation's summary
+        conversations/
+            <id>.json           one conversation, schema_version'ed
+
+Guarantees:
+
+* Every write is atomic (temp file in the same folder, fsync, ``os.replace``,
+  fsync of the folder): a crash at any instant leaves the old file or the new
+  one, never a torn one.
+* Start-up reads ``index.json`` and stats each conversation file; only files
+  whose (mtime_ns, size, inode) differ from their index entry are parsed.
+* A file that cannot be read is reported as :class:`Skipped`, never modified,
+  and never overwritten by :meth:`Store.save`.
+* Older files are upgraded in memory through :data:`UPGRADES`; files written
+  by a newer version are skipped.
+
+This module uses the standard library only and must never import Textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmchat_tui.models import SCHEMA_VERSION, Conversation, Status, parse_iso
+from llmchat_tui.paths import ensure_private_dir
+
+__all__ = [
+    "INDEX_VERSION",
+    "UPGRADES",
+    "Skipped",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "Summary",
+    "atomic_write_bytes",
+    "decode_conversation",
+    "encode_conversation",
+    "upgrade_0_to_1",
+]
+
+log = logging.getLogger(__name__)
+
+#: Version of the layout of ``index.json``; a mismatch rebuilds the index.
+INDEX_VERSION = 1
+
+#: Seconds between two writes of ``index.json`` caused by :meth:`Store.save`.
+INDEX_FLUSH_INTERVAL = 2.0
+
+#: Permissions of every file the store creates.
+FILE_MODE = 0o600
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_SUFFIX = ".json"
+
+
+# ---------------------------------------------------------------------------
+# Public value types and errors
+# ---------------------------------------------------------------------------
+
+
+class StoreError(Exception):
+    """A conversation could not be read, written or deleted.
+
+    The message is a one-line explanation fit for the status bar.
+    """
+
+
+class StoreLocked(StoreError):
+    """Another process holds the data folder's lock (see :meth:`Store.acquire_lock`)."""
+
+    def __init__(self, pid: int | None, data_dir: Path) -> None:
+        """``pid`` is the holder's (None if unknown); ``data_dir`` the contested folder."""
+        self.pid = pid
+        self.data_dir = data_dir
+        who = f"another llmchat-tui (pid {pid})" if pid else "another llmchat-tui"
+        super().__init__(f"{who} is using {data_dir}; close it or use --data-dir")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the conversation list shows, taken from the index without reading the file."""
+
+    id: str
+    title: str
+    updated_at: str
+    created_at: str
+    model: str
+    message_count: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A conversation file that could not be read; it is left untouched on disk."""
+
+    path: Path
+    reason: str
+
+
+# ---------------------------------------------------------------------------
+# Schema upgrades
+# ---------------------------------------------------------------------------
+
+
+def upgrade_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Upgrade the pre-release format (schema 0) to schema 1.
+
+    Schema 0 had no ``schema_version`` key, stored a message's text under
+    ``"text"`` instead of ``"content"`` and had no per-message ``status``
+    (every message was complete). Returns a new dict; ``data`` is not changed.
+    """
+    messages = data.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("missing messages")
+    upgraded = []
+    for number, message in enumerate(messages, 1):
+        if not isinstance(message, dict):
+            raise ValueError(f"message {number} is not an object")
+        message = dict(message)
+        if "content" not in message and "text" in message:
+            message["content"] = message.pop("text")
+        message.setdefault("status", str(Status.COMPLETE))
+        upgraded.append(message)
+    return {**data, "messages": upgraded, "schema_version": 1}
+
+
+#: ``{version: function}``: each function turns a dict of schema ``version``
+#: into one of schema ``version + 1``. Applied in order up to SCHEMA_VERSION.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: upgrade_0_to_1,
+}
+
+
+def encode_conversation(conv: Conversation) -> bytes:
+    """The bytes of a conversation file: indented JSON, UTF-8, trailing newline."""
+    data = conv.to_dict()
+    try:
+        text = json.dumps(data, indent=1, ensure_ascii=False)
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (pasted binary junk) cannot be UTF-8 encoded; the
+        # ASCII form escapes it and still round-trips through json.loads.
+        return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def decode_conversation(raw: bytes, conv_id: str | None = None) -> Conversation:
+    """Parse, upgrade and validate the bytes of a conversation file.
+
+    ``conv_id`` (the file's name) wins over the ``id`` inside the file, so a
+    copied file becomes a conversation of its own. Raises :class:`StoreError`
+    whose message is the reason the file cannot be used.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise StoreError(f"not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise StoreError("not a JSON object")
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise StoreError(f"unknown schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"written by a newer llmchat-tui (schema {version})")
+    try:
+        while version < SCHEMA_VERSION:
+            upgrade = UPGRADES.get(version)
+            if upgrade is None:
+                raise StoreError(f"unknown schema_version {version!r}")
+            data = upgrade(data)
+            version += 1
+        if conv_id is not None:
+            data["id"] = conv_id
+        elif not data.get("id"):
+            raise StoreError("not a conversation: missing id")
+        messages = data.get("messages")
+        if not isinstance(messages, list):
+            raise StoreError("not a conversation: missing messages")
+        for number, message in enumerate(messages, 1):
+            if not isinstance(message, dict):
+                raise StoreError(f"not a conversation: message {number} is not an object")
+        return Conversation.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise StoreError(f"not a conversation: {error}") from error
+
+
+# ---------------------------------------------------------------------------
+# Low-level file helpers
+# ---------------------------------------------------------------------------
+
+
+def _fsync(fd: int) -> None:
+    """Flush ``fd`` to stable storage (F_FULLFSYNC on macOS, where fsync is weaker)."""
+    full = getattr(fcntl, "F_FULLFSYNC", None)
+    if full is not None:
+        try:
+            fcntl.fcntl(fd, full)
+            return
+        except OSError:
+            pass
+    os.fsync(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in ``folder`` durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        # Some file systems refuse fsync on a folder (EINVAL); nothing better to do.
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> os.stat_result:
+    """Atomically replace ``path`` with ``data``; return the new file's stat."""
+    folder = path.parent
+    tmp = folder / f".{path.stem}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)  # exactly ``mode`` whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            _fsync(fd)
+            stat = os.fstat(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+    return stat
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new file.
+
+    Writes ``.<stem>.<random>.tmp`` in the same folder (created with ``mode``,
+    0600 by default, whatever the umask), fsyncs it, renames it over ``path``
+    and fsyncs the folder. On failure the temp file is removed and ``path`` is
+    unchanged; the ``OSError`` propagates.
+    """
+    _atomic_write(Path(path), data, mode)
+
+
+def _read_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of ``path`` and the stat of the very file they were read from."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    with open(fd, "rb", closefd=True) as file:
+        stat = os.fstat(fd)
+        return file.read(), stat
+
+
+def _stat_key(stat: os.stat_result) -> tuple[int, int, int]:
+    # The inode changes on every atomic write, so it catches rewrites that
+    # keep the size within one mtime tick.
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _key_of(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (entry.get("mtime_ns"), entry.get("size"), entry.get("ino"))
+
+
+_ENTRY_TYPES: dict[str, type] = {
+    "title": str,
+    "updated_at": str,
+    "created_at": str,
+    "model": str,
+    "message_count": int,
+    "mtime_ns": int,
+    "size": int,
+    "ino": int,
+}
+_SKIP_TYPES: dict[str, type] = {"reason": str, "mtime_ns": int, "size": int, "ino": int}
+
+
+def _valid(entry: Any, types: dict[str, type]) -> bool:
+    return isinstance(entry, dict) and all(
+        isinstance(entry.get(name), kind) for name, kind in types.items()
+    )
+
+
+def _entry(conv: Conversation, stat: os.stat_result) -> dict[str, Any]:
+    return {
+        "title": conv.title,
+        "updated_at": conv.updated_at,
+        "created_at": conv.created_at,
+        "model": conv.model,
+        "message_count": len(conv.messages),
+        "mtime_ns": stat.st_mtime_ns,
+        "size": stat.st_size,
+        "ino": stat.st_ino,
+    }
+
+
+def _skip_entry(reason: str, stat: os.stat_result) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "mtime_ns": stat.st_mtime_ns,
+        "size": stat.st_size,
+        "ino": stat.st_ino,
+    }
+
+
+def _time_key(text: str) -> float:
+    try:
+        return parse_iso(text).timestamp()
+    except (ValueError, TypeError, OverflowError):
+        return 0.0
+
+
+def _check_id(conv_id: str) -> str:
+    if not isinstance(conv_id, str) or not _ID_RE.fullmatch(conv_id):
+        raise StoreError(f"invalid conversation id {conv_id!r}")
+    return conv_id
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        pid = int(text)
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 0 else None
+
+
+# ---------------------------------------------------------------------------
+# The store
+# ---------------------------------------------------------------------------
+
+
+class Store:
+    """The conversations of one data folder.
+
+    Thread-safe: one lock guards the in-memory index, so :meth:`search` may
+    run in a worker thread while the UI thread saves. Methods other than
+    :meth:`acquire_lock`/:meth:`release_lock` call :meth:`open` first if it
+    has not been called.
+
+    The app calls :meth:`acquire_lock` (before or after :meth:`open`) and
+    :meth:`close` on exit. Read-only users (listing, export, search) need no
+    lock.
+    """
+
+    #: Seconds between index writes caused by :meth:`save` (tests may change it).
+    index_flush_interval: float = INDEX_FLUSH_INTERVAL
+
+    def __init__(self, data_dir: Path) -> None:
+        """Remember ``data_dir``; nothing is read or created until :meth:`open`."""
+        self._data_dir = Path(data_dir)
+        self._conv_dir = self._data_dir / "conversations"
+        self._mutex = threading.RLock()
+        self._opened = False
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, tuple[tuple[float, str], Summary]] = {}
+        self._sorted: list[Summary] | None = None
+        # Files that could not be read, by file name: cached in the index so a
+        # broken file is not parsed at every start, and never overwritten.
+        self._skip_entries: dict[str, dict[str, Any]] = {}
+        # Skips that are not cached (I/O errors may be transient), by file name.
+        self._io_skips: dict[str, str] = {}
+        self._last_skipped: list[Skipped] = []
+        self._index_dirty = False
+        self._last_flush = float("-inf")
+        self._lock_fd: int | None = None
+        self._monotonic: Callable[[], float] = time.monotonic
+
+    # -- locations ---------------------------------------------------------
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder."""
+        return self._data_dir
+
+    @property
+    def conversations_dir(self) -> Path:
+        """The folder holding one ``<id>.json`` per conversation."""
+        return self._conv_dir
+
+    @property
+    def index_path(self) -> Path:
+        """The index cache, ``<data_dir>/index.json``."""
+        return self._data_dir / "index.json"
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file, ``<data_dir>/lock``."""
+        return self._data_dir / "lock"
+
+    def path_for(self, conv_id: str) -> Path:
+        """The file of conversation ``conv_id`` (raises StoreError for an invalid id)."""
+        return self._conv_dir / (_check_id(conv_id) + _SUFFIX)
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        """The unreadable files found by the last :meth:`open` (plus any found by load)."""
+        with self._mutex:
+            return list(self._last_skipped)
+
+    @property
+    def locked(self) -> bool:
+        """Whether this store holds the data folder's lock."""
+        return self._lock_fd is not None
+
+    # -- opening and the index --------------------------------------------
+
+    def open(self) -> list[Skipped]:
+        """Create the folders, remove stale temp files and load or refresh the index.
+
+        Conversation files whose (mtime_ns, size, inode) match their index
+        entry are not read. Returns the files that cannot be read, sorted by
+        path; they are reported at every open until fixed, and never modified.
+        Raises :class:`StoreError` if the folders cannot be created or listed.
+        """
+        with self._mutex:
+            try:
+                ensure_private_dir(self._data_dir)
+                ensure_private_dir(self._conv_dir)
+                self._remove_stale_tmp_files()
+                cached = self._read_index()
+                old_entries, old_skips = cached if cached is not None else ({}, {})
+                entries, skip_entries, io_skips = self._scan(old_entries, old_skips)
+            except OSError as error:
+                raise StoreError(f"cannot open {self._data_dir}: {error}") from error
+
+            self._entries = {}
+            self._rows = {}
+            self._sorted = None
+            for conv_id, entry in entries.items():
+                self._set_entry(conv_id, entry)
+            self._skip_entries = skip_entries
+            self._io_skips = io_skips
+            self._opened = True
+            self._refresh_skipped()
+            if cached is None or entries != old_entries or skip_entries != old_skips:
+                self._write_index()
+            return list(self._last_skipped)
+
+    def _scan(
+        self, old_entries: dict[str, dict[str, Any]], old_skips: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
+        """List the conversations folder, parsing only files the index does not vouch for."""
+        entries: dict[str, dict[str, Any]] = {}
+        skip_entries: dict[str, dict[str, Any]] = {}
+        io_skips: dict[str, str] = {}
+        with os.scandir(self._conv_dir) as scan:
+            for dirent in scan:
+                name = dirent.name
+                if name.startswith(".") or not name.endswith(_SUFFIX):
+                    continue
+                try:
+                    if not dirent.is_file():
+                        continue
+                    stat = dirent.stat()
+                except OSError:
+                    continue  # vanished while scanning
+                conv_id = name[: -len(_SUFFIX)]
+                key = _stat_key(stat)
+                if not _ID_RE.fullmatch(conv_id):
+                    skip_entries[name] = _skip_entry("file name is not a conversation id", stat)
+                    continue
+                entry = old_entries.get(conv_id)
+                if entry is not None and _key_of(entry) == key and _valid(entry, _ENTRY_TYPES):
+                    entries[conv_id] = entry
+                    continue
+                skip = old_skips.get(name)
+                if skip is not None and _key_of(skip) == key and _valid(skip, _SKIP_TYPES):
+                    skip_entries[name] = skip
+                    continue
+                try:
+                    raw, stat = _read_file(Path(dirent.path))
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    io_skips[name] = f"cannot be read ({error.strerror or error})"
+                    continue
+                try:
+                    conv = decode_conversation(raw, conv_id)
+                except StoreError as error:
+                    skip_entries[name] = _skip_entry(str(error), stat)
+                    continue
+                entries[conv_id] = _entry(conv, stat)
+        return entries, skip_entries, io_skips
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            self.open()
+
+    def _refresh_skipped(self) -> None:
+        reasons = {name: skip["reason"] for name, skip in self._skip_entries.items()}
+        reasons.update(self._io_skips)
+        self._last_skipped = [
+            Skipped(self._conv_dir / name, reason) for name, reason in sorted(reasons.items())
+        ]
+
+    def _remove_stale_tmp_files(self) -> None:
+        """Delete temp files left by a crash, unless another process may be writing."""
+        with self._write_permission() as allowed:
+            if not allowed:
+                return
+            for folder, prefix in ((self._conv_dir, "."), (self._data_dir, ".index.")):
+                with os.scandir(folder) as scan:
+                    for dirent in scan:
+                        name = dirent.name
+                        if name.startswith(prefix) and name.endswith(".tmp"):
+                            with contextlib.suppress(OSError):
+                                if dirent.is_file(follow_symlinks=False):
+                                    os.unlink(dirent.path)
+
+    def _read_index(
+        self,
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None:
+        """The cached (entries, skipped) of index.json, or None if unusable."""
+        try:
+            raw, _ = _read_file(self.index_path)
+            data = json.loads(raw)
+        except (OSError, ValueError, RecursionError):
+            return None
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != INDEX_VERSION
+            or data.get("schema_version") != SCHEMA_VERSION
+            or not isinstance(data.get("conversations"), dict)
+            or not isinstance(data.get("skipped"), dict)
+        ):
+            return None
+        return data["conversations"], data["skipped"]
+
+    def _write_index(self) -> None:
+        data = {
+            "version": INDEX_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "conversations": self._entries,
+            "skipped": self._skip_entries,
+        }
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            _atomic_write(self.index_path, raw)
+        except OSError as error:
+            # The index is only a cache: the next open() revalidates it.
+            log.warning("could not write %s: %s", self.index_path, error)
+            return
+        finally:
+            self._last_flush = self._monotonic()
+        self._index_dirty = False
+
+    def flush_index(self) -> None:
+        """Write index.json now if it changed since it was last written."""
+        with self._mutex:
+            if self._index_dirty:
+                self._write_index()
+
+    def _maybe_flush_index(self) -> None:
+        if self._monotonic() - self._last_flush >= self.index_flush_interval:
+            self._write_index()
+
+    def _set_entry(self, conv_id: str, entry: dict[str, Any]) -> None:
+        self._entries[conv_id] = entry
+        summary = Summary(
+            id=conv_id,
+            title=entry["title"],
+            updated_at=entry["updated_at"],
+            created_at=entry["created_at"],
+            model=entry["model"],
+            message_count=entry["message_count"],
+        )
+        self._rows[conv_id] = ((_time_key(summary.updated_at), conv_id), summary)
+        self._sorted = None
+
+    def _drop_entry(self, conv_id: str) -> None:
+        if self._entries.pop(conv_id, None) is not None:
+            self._rows.pop(conv_id, None)
+            self._sorted = None
+            self._index_dirty = True
+
+    def _mark_skipped(self, name: str, reason: str, stat: os.stat_result | None) -> None:
+        if stat is None:
+            self._io_skips[name] = reason
+        else:
+            self._skip_entries[name] = _skip_entry(reason, stat)
+            self._index_dirty = True
+        self._refresh_skipped()
+
+    def _unmark_skipped(self, name: str) -> None:
+        changed = self._skip_entries.pop(name, None) is not None
+        changed = self._io_skips.pop(name, None) is not None or changed
+        if changed:
+            self._index_dirty = True
+            self._refresh_skipped()
+
+    def _skip_reason(self, name: str) -> str | None:
+        skip = self._skip_entries.get(name)
+        if skip is not None:
+            return skip["reason"]
+        return self._io_skips.get(name)
+
+    # -- reading -------------------------------------------------------------
+
+    def summaries(self) -> list[Summary]:
+        """Every readable conversation, most recently updated first (no file is read)."""
+        with self._mutex:
+            self._ensure_open()
+            if self._sorted is None:
+                rows = sorted(self._rows.values(), key=lambda row: row[0], reverse=True)
+                self._sorted = [summary for _, summary in rows]
+            return list(self._sorted)
+
+    def load(self, conv_id: str) -> Conversation:
+        """Read one conversation with its messages.
+
+        A message left ``streaming`` by a crash comes back ``interrupted``;
+        the fix is saved at once (without changing ``updated_at``) unless
+        another process holds the lock, in which case only the returned copy
+        is fixed. Raises :class:`StoreError` if the file is missing or
+        unreadable; an unreadable file is then refused by :meth:`save`.
+        """
+        path = self.path_for(conv_id)
+        name = path.name
+        with self._mutex:
+            self._ensure_open()
+            try:
+                raw, stat = _read_file(path)
+            except FileNotFoundError:
+                self._drop_entry(conv_id)
+                self._unmark_skipped(name)
+                raise StoreError(f"no saved conversation {conv_id}") from None
+            except OSError as error:
+                reason = f"cannot be read ({error.strerror or error})"
+                self._mark_skipped(name, reason, None)
+                raise StoreError(f"{path}: {reason}") from error
+            try:
+                conv = decode_conversation(raw, conv_id)
+            except StoreError as error:
+                self._drop_entry(conv_id)
+                self._mark_skipped(name, str(error), stat)
+                raise StoreError(f"{path}: {error}") from error
+            self._unmark_skipped(name)
+
+            stuck = [m for m in conv.messages if m.status == Status.STREAMING]
+            for message in stuck:
+                message.status = Status.INTERRUPTED
+            if stuck:
+                with self._write_permission() as allowed:
+                    if allowed:
+                        try:
+                            stat = _atomic_write(path, encode_conversation(conv))
+                        except OSError as error:
+                            log.warning("could not save the repaired %s: %s", path, error)
+
+            entry = _entry(conv, stat)
+            if self._entries.get(conv_id) != entry:
+                self._set_entry(conv_id, entry)
+                self._index_dirty = True
+            return conv
+
+    def search(self, query: str, *, cancelled: Callable[[], bool] | None = None) -> Iterator[str]:
+        """Yield the ids of conversations whose title or a message contains ``query``.
+
+        Case-insensitive (``str.casefold``), most recent first. Titles are
+        matched from the index; other conversations' files are read one by
+        one, so this may run in a worker thread. ``cancelled()`` is checked
+        before each conversation; when it returns true the search stops.
+        Unreadable files are passed over. An empty query matches everything.
+        """
+        needle = query.casefold()
+        for summary in self.summaries():
+            if cancelled is not None and cancelled():
+                return
+            if needle in summary.title.casefold():
+                yield summary.id
+                continue
+            try:
+                raw, _ = _read_file(self._conv_dir / (summary.id + _SUFFIX))
+                conv = decode_conversation(raw, summary.id)
+            except (OSError, StoreError):
+                continue
+            if any(needle in message.content.casefold() for message in conv.messages):
+                yield summary.id
+
+    # -- writing -------------------------------------------------------------
+
+    def save(self, conv: Conversation) -> None:
+        """Atomically write ``conv`` to ``<id>.json`` and update its index entry.
+
+        Cheap enough for a checkpoint every second while a reply streams:
+        index.json itself is written at most every :attr:`index_flush_interval`
+        seconds (and by :meth:`flush_index`/:meth:`close`). Refuses, with
+        :class:`StoreError`, to overwrite a file that was found unreadable;
+        disk errors are raised as :class:`StoreError` too.
+        """
+        path = self.path_for(conv.id)
+        with self._mutex:
+            self._ensure_open()
+            reason = self._skip_reason(path.name)
+            if reason is not None:
+                raise StoreError(f"refusing to overwrite unreadable {path}: {reason}")
+            try:
+                stat = _atomic_write(path, encode_conversation(conv))
+            except OSError as error:
+                raise StoreError(f"could not save {path}: {error}") from error
+            self._set_entry(conv.id, _entry(conv, stat))
+            self._index_dirty = True
+            self._maybe_flush_index()
+
+    def delete(self, conv_id: str) -> None:
+        """Delete a conversation's file and index entry (no error if already gone).
+
+        Refuses to delete a file that was found unreadable: its bytes are the
+        user's to recover.
+        """
+        path = self.path_for(conv_id)
+        with self._mutex:
+            self._ensure_open()
+            reason = self._skip_reason(path.name)
+            if reason is not None:
+                raise StoreError(f"refusing to delete unreadable {path}: {reason}")
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                raise StoreError(f"could not delete {path}: {error}") from error
+            else:
+                _fsync_dir(self._conv_dir)
+            self._drop_entry(conv_id)
+            self.flush_index()
+
+    # -- the single-instance lock ---------------------------------------------
+
+    def acquire_lock(self, *, wait: float = 0.5) -> None:
+        """Take the data folder's exclusive lock and write this pid into it.
+
+        Raises :class:`StoreLocked` if another process (or another Store in
+        this process) holds it after ``wait`` seconds of retrying (short
+        retries ride over a read-only user briefly holding it). The lock is
+        an ``flock``: it disappears when the process dies, even by SIGKILL.
+        Does nothing if this store already holds it.
+        """
+        with self._mutex:
+            if self._lock_fd is not None:
+                return
+            ensure_private_dir(self._data_dir)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            except OSError as error:
+                raise StoreError(f"cannot open {self.lock_path}: {error}") from error
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        pid = _read_pid(fd)
+                        os.close(fd)
+                        raise StoreLocked(pid, self._data_dir) from None
+                    time.sleep(0.02)
+                except OSError as error:
+                    os.close(fd)
+                    raise StoreError(f"cannot lock {self.lock_path}: {error}") from error
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as error:
+                log.warning("could not write the pid into %s: %s", self.lock_path, error)
+            self._lock_fd = fd
+
+    def release_lock(self) -> None:
+        """Release the lock taken by :meth:`acquire_lock` (no-op if not held)."""
+        with self._mutex:
+            fd, self._lock_fd = self._lock_fd, None
+            if fd is None:
+                return
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing the descriptor releases the flock
+
+    @contextlib.contextmanager
+    def _write_permission(self) -> Iterator[bool]:
+        """Yield whether maintenance writes are safe: no other process holds the lock.
+
+        True at once if this store holds the lock; otherwise the lock is
+        taken for the duration of the block if it is free.
+        """
+        if self._lock_fd is not None:
+            yield True
+            return
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        except OSError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                allowed = True
+            except OSError:
+                allowed = False
+            yield allowed
+        finally:
+            os.close(fd)
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write the index if needed and release the lock. Safe to call twice."""
+        with self._mutex:
+            try:
+                if self._opened:
+                    self.flush_index()
+            finally:
+                self.release_lock()
+
+    def __enter__(self) -> Store:
+        """``with Store(path) as store:`` opens the store (without locking)."""
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the store."""
+        self.close()

@@ -1,0 +1,1 @@
+"""Widgets of the main screen. None of them imports the app module."""

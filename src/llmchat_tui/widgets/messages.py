@@ -1,0 +1,215 @@
+"""The message pane and the views of single messages.
+
+Finished messages are drawn cheaply: one ``Static`` holding a Rich Markdown
+renderable, no widget tree per paragraph. Only the reply in flight is a live
+Textual ``Markdown`` fed through ``Markdown.get_stream()``. A long
+conversation mounts its last messages first and older ones in batches as the
+user scrolls up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from rich.markdown import Markdown as RichMarkdown
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Markdown, Static
+
+from llmchat_tui.generation import Generation, State
+from llmchat_tui.models import Conversation, Message, Status
+from llmchat_tui.sanitize import clean_line
+
+BATCH = 40
+STATUS_TEXT = {
+    Status.CANCELLED: ("cancelled", "$warning"),
+    Status.ERROR: ("error", "$error"),
+    Status.INTERRUPTED: ("interrupted (the app stopped mid-reply)", "$warning"),
+    Status.STREAMING: ("streaming", "$success"),
+}
+
+
+def message_footer(message: Message) -> Content:
+    """The line under an assistant message: status, error, speed, tokens."""
+    parts: list[tuple[str, str] | str] = []
+    status = STATUS_TEXT.get(message.status)
+    if status is not None:
+        parts.append(status)
+    if message.error:
+        parts += [": " if parts else "", (clean_line(message.error, 400), "$error")]
+    stats = []
+    if message.ttft_s is not None:
+        stats.append(f"TTFT {message.ttft_s:.2f} s")
+    if message.tokens_per_s is not None:
+        stats.append(f"{message.tokens_per_s:,.1f} tok/s")
+    if message.usage is not None and message.usage.completion_tokens is not None:
+        mark = "" if message.usage.source == "server" else "≈"
+        stats.append(f"{mark}{message.usage.completion_tokens:,} tokens")
+    if stats:
+        parts += ["  " if parts else "", (" · ".join(stats), "$text-muted")]
+    return Content.assemble(*parts)
+
+
+class UserMessageView(Static):
+    """A message the user wrote: plain text, never markup."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(Content(message.content), classes="message user")
+        self.message = message
+
+
+class AssistantMessageView(Vertical):
+    """A reply: a header, the body, and a footer with its status and stats.
+
+    Finished replies render as one Static (Rich Markdown). A reply in flight
+    gets a Textual ``Markdown`` and follows its generation.
+    """
+
+    def __init__(self, message: Message, generation: Generation | None = None) -> None:
+        super().__init__(classes="message assistant")
+        self.message = message
+        self.generation = generation
+        self.shown_parts = 0
+
+    def compose(self) -> ComposeResult:
+        header = clean_line(self.message.model or "assistant", 60)
+        yield Static(Content.styled(header, "$text-muted"), classes="header")
+        if self.generation is not None and self.generation.active:
+            yield Static(Content(""), classes="reasoning")
+            yield Markdown(classes="body live")
+        else:
+            if self.message.reasoning:
+                yield Static(
+                    Content.styled(self.message.reasoning, "italic $text-muted"),
+                    classes="reasoning shown",
+                )
+            yield Static(RichMarkdown(self.message.content or " "), classes="body")
+        yield Static(message_footer(self.message), classes="footer")
+
+    def on_mount(self) -> None:
+        if self.generation is not None and self.generation.active:
+            self.run_worker(self._follow(self.generation), group="follow", exit_on_error=False)
+
+    async def _follow(self, generation: Generation) -> None:
+        """Feed the live Markdown from the generation until it ends."""
+        body = self.query_one(".body.live", Markdown)
+        reasoning = self.query_one(".reasoning", Static)
+        footer = self.query_one(".footer", Static)
+        stream = Markdown.get_stream(body)
+        shown_reasoning = 0
+        try:
+            while True:
+                generation.changed.clear()
+                parts = generation.parts
+                end = len(parts)
+                if end > self.shown_parts:
+                    fresh = "".join(parts[self.shown_parts : end])
+                    self.shown_parts = end
+                    await stream.write(fresh)
+                if len(generation.reasoning_parts) > shown_reasoning:
+                    shown_reasoning = len(generation.reasoning_parts)
+                    reasoning.update(Content.styled(generation.reasoning(), "italic $text-muted"))
+                    reasoning.add_class("shown")
+                if generation.done.is_set() and self.shown_parts >= len(generation.parts):
+                    break
+                if generation.state is State.RETRYING:
+                    footer.update(Content.styled("waiting to retry…", "$warning"))
+                await generation.changed.wait()
+                # Let a burst of deltas pile up: one append per frame, not per token.
+                await asyncio.sleep(1 / 60)
+        finally:
+            await stream.stop()
+        footer.update(message_footer(self.message))
+
+    def refresh_footer(self) -> None:
+        self.query_one(".footer", Static).update(message_footer(self.message))
+
+
+class MessagePane(VerticalScroll):
+    """The scrolling list of messages of the open conversation."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.conversation: Conversation | None = None
+        self._hidden: list[Message] = []
+        self._loading_older = False
+
+    def view_for(self, message: Message, generation: Generation | None) -> Static | Vertical:
+        if message.role == "user":
+            return UserMessageView(message)
+        live = generation if generation is not None and generation.message is message else None
+        return AssistantMessageView(message, live)
+
+    async def show(self, conversation: Conversation, generation: Generation | None) -> None:
+        """Show ``conversation``: its last messages now, older ones on scroll up."""
+        self.conversation = conversation
+        messages: Sequence[Message] = [m for m in conversation.messages if m.role != "system"]
+        self._hidden = list(messages[:-BATCH]) if len(messages) > BATCH else []
+        recent = messages[-BATCH:]
+        with self.app.batch_update():
+            await self.remove_children()
+            if self._hidden:
+                await self.mount(
+                    Static(
+                        Content.styled(
+                            f"{len(self._hidden)} earlier messages: scroll up to load them",
+                            "$text-muted",
+                        ),
+                        classes="older-hint",
+                    )
+                )
+            await self.mount_all([self.view_for(m, generation) for m in recent])
+        self.anchor()
+
+    async def add_message(self, message: Message, generation: Generation | None = None) -> None:
+        """Append a view for a new message and follow the end."""
+        await self.mount(self.view_for(message, generation))
+        self.anchor()
+
+    def views(self) -> list[AssistantMessageView | UserMessageView]:
+        return [w for w in self.children if isinstance(w, (AssistantMessageView, UserMessageView))]
+
+    def view_of(self, message: Message) -> AssistantMessageView | UserMessageView | None:
+        for view in reversed(self.views()):
+            if view.message is message:
+                return view
+        return None
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 1 and self._hidden and not self._loading_older:
+            self._loading_older = True
+            self.call_later(self._load_older)
+
+    async def _load_older(self) -> None:
+        try:
+            batch = self._hidden[-BATCH:]
+            del self._hidden[-BATCH:]
+            hints = self.query(".older-hint")
+            first = next(iter(self.views()), None)
+            before_height = self.virtual_size.height
+            views = [self.view_for(m, None) for m in batch]
+            if first is not None:
+                await self.mount_all(views, before=first)
+            else:
+                await self.mount_all(views)
+            if not self._hidden:
+                await hints.remove()
+            else:
+                for hint in hints:
+                    hint.update(
+                        Content.styled(
+                            f"{len(self._hidden)} earlier messages: scroll up to load them",
+                            "$text-muted",
+                        )
+                    )
+
+            def keep_place() -> None:
+                grown = self.virtual_size.height - before_height
+                self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
+
+            self.call_after_refresh(keep_place)
+        finally:
+            self._loading_older = False

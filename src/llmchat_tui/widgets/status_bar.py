@@ -1,0 +1,135 @@
+"""The status bar: model, state, time to first token, speed, token counts.
+
+It reads a :class:`~llmchat_tui.generation.Generation` on a 10 Hz timer that
+runs only while a reply is in flight (or a retry counts down); when nothing
+happens it does nothing at all.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.timer import Timer
+from textual.widgets import Static
+
+from llmchat_tui.generation import Generation, State
+from llmchat_tui.sanitize import clean_line
+
+STATE_STYLES = {
+    "idle": "$text-muted",
+    "waiting": "$warning",
+    "retrying": "$warning",
+    "streaming": "$success",
+    "complete": "$text-muted",
+    "cancelled": "$warning",
+    "error": "$error",
+}
+
+
+def _fmt_count(value: int | None, exact: bool) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,}" if exact else f"≈{value:,}"
+
+
+class StatusBar(Static):
+    """One line of live figures about the open conversation's reply."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    REFRESH_HZ = 10
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.model = ""
+        self.generation: Generation | None = None
+        self.prompt_tokens: int | None = None
+        self.prompt_exact = True
+        self.note = ""
+        self._timer: Timer | None = None
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(1 / self.REFRESH_HZ, self._tick, pause=True)
+        self.render_now()
+
+    def show(self, *, model: str, generation: Generation | None) -> None:
+        """Follow ``generation`` (or none) for a conversation using ``model``."""
+        self.model = model
+        self.generation = generation
+        self.update_running()
+
+    def set_prompt_estimate(self, tokens: int | None, exact: bool) -> None:
+        """The estimate of the next request's prompt tokens."""
+        if tokens == self.prompt_tokens and exact == self.prompt_exact:
+            return
+        self.prompt_tokens = tokens
+        self.prompt_exact = exact
+        self.render_now()
+
+    def set_note(self, note: str) -> None:
+        self.note = clean_line(note, 80)
+        self.render_now()
+
+    def update_running(self) -> None:
+        """Start or stop the timer to match the generation's state."""
+        generation = self.generation
+        running = generation is not None and generation.active
+        if self._timer is not None:
+            if running:
+                self._timer.resume()
+            else:
+                self._timer.pause()
+        self.render_now()
+
+    def _tick(self) -> None:
+        self.render_now()
+        if self.generation is None or not self.generation.active:
+            self.update_running()
+
+    def render_now(self) -> None:
+        self.update(self.build())
+
+    def build(self) -> Content:
+        """The status line as a Content (plain text parts, never markup)."""
+        parts: list[tuple[str, str] | str] = []
+        sep = ("  ·  ", "$text-muted")
+        parts.append((clean_line(self.model, 40) or "no model", "bold"))
+        generation = self.generation
+        state = "idle" if generation is None else str(generation.state)
+        label = state
+        if generation is not None and generation.state is State.RETRYING:
+            cause = generation.cause
+            reason = (
+                "rate limited"
+                if cause and cause.kind == "rate_limit"
+                else (cause.kind.replace("_", " ") if cause else "retrying")
+            )
+            left = generation.retry_in() or 0
+            label = (
+                f"{reason} · retry {generation.attempt}/{generation.retry.attempts} in {left:.0f} s"
+            )
+        parts += [sep, (label, STATE_STYLES.get(state, ""))]
+        if generation is not None:
+            ttft = generation.ttft
+            parts += [sep, f"TTFT {ttft:.2f} s" if ttft is not None else "TTFT –"]
+            speed = generation.tokens_per_second()
+            parts += [sep, f"{speed:,.1f} tok/s" if speed is not None else "– tok/s"]
+            count = generation.completion_tokens()
+            parts += [sep, f"out {_fmt_count(count.value, count.exact)}"]
+            usage = generation.usage
+            if usage is not None and usage.prompt_tokens is not None:
+                parts += [sep, f"in {usage.prompt_tokens:,}"]
+            elif generation.prompt_estimate is not None:
+                parts += [sep, f"in ≈{generation.prompt_estimate:,}"]
+            if usage is not None:
+                parts += [" ", ("(server)", "$text-muted")]
+        parts += [sep, f"next ~ {_fmt_count(self.prompt_tokens, self.prompt_exact)} tokens"]
+        if self.note:
+            parts += [sep, (self.note, "$text-muted")]
+        return Content.assemble(*parts)

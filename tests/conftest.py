@@ -1,0 +1,99 @@
+"""Shared fixtures: a loopback OpenAI-compatible server, isolated folders, the app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openai_server import OpenAIServer
+
+
+@pytest.fixture(scope="session")
+def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder per test run, so tiktoken data is seeded once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_cache: Path) -> Path:
+    """Point every user folder at ``tmp_path``; no real config, key or network."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(token_cache))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMCHAT_MODEL", "LLMCHAT_DATA_DIR",
+                 "TIKTOKEN_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    """A scripted OpenAI-compatible server on 127.0.0.1 (real HTTP)."""
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "chats"
+
+
+@pytest.fixture
+def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
+    """Build the real app against the loopback server (``make_app(model=..., ...)``)."""
+    from llmchat_tui.app import ChatApp
+    from llmchat_tui.config import Settings
+    from llmchat_tui.llm import ChatClient
+    from llmchat_tui.session import ChatSession
+    from llmchat_tui.store import Store
+
+    def build(*, folder: Path | None = None, **overrides: Any) -> ChatApp:
+        settings = Settings(base_url=server.base_url, model="gpt-4o-mini")
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        store = Store(folder or data_dir)
+        skipped = store.open()
+        client = ChatClient(
+            base_url=settings.base_url,
+            api_key="test-key",
+            stream_usage=settings.stream_usage,
+            connect_timeout=settings.connect_timeout,
+            stall_timeout=settings.stall_timeout,
+        )
+        return ChatApp(ChatSession(settings, store, client), skipped=skipped)
+
+    return build
+
+
+async def wait_until(
+    pilot: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""
+) -> None:
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+    """Thread/process version of :func:`wait_until` (polls every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+async def async_wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
