@@ -26,8 +26,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_cache: Path)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(token_cache))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMCHAT_MODEL", "LLMCHAT_DATA_DIR",
-                 "TIKTOKEN_CACHE_DIR"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "LLMCHAT_MODEL",
+        "LLMCHAT_DATA_DIR",
+        "TIKTOKEN_CACHE_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 
@@ -53,7 +58,9 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
     from llmchat_tui.session import ChatSession
     from llmchat_tui.store import Store
 
-    def build(*, folder: Path | None = None, **overrides: Any) -> ChatApp:
+    def build(
+        *, folder: Path | None = None, clock: Callable[[], float] | None = None, **overrides: Any
+    ) -> ChatApp:
         settings = Settings(base_url=server.base_url, model="gpt-4o-mini")
         for key, value in overrides.items():
             setattr(settings, key, value)
@@ -66,7 +73,7 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
             connect_timeout=settings.connect_timeout,
             stall_timeout=settings.stall_timeout,
         )
-        return ChatApp(ChatSession(settings, store, client), skipped=skipped)
+        return ChatApp(ChatSession(settings, store, client, clock=clock), skipped=skipped)
 
     return build
 

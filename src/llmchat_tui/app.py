@@ -177,6 +177,8 @@ class ChatApp(App[int]):
         )
 
     def _update_estimate(self) -> None:
+        if self._shutting_down or not self.query(PromptInput):
+            return  # a late timer or thread callback while the app closes
         model = self.conversation.model or self.settings.model
         if not tokens.is_loaded(tokens.encoding_for_model(model).name):
             self.status.set_prompt_estimate(None, True)
@@ -225,7 +227,8 @@ class ChatApp(App[int]):
         )
         self.refresh_bindings()
 
-    def on_app_generation_changed(self, event: GenerationChanged) -> None:
+    @on(GenerationChanged)
+    def generation_changed(self, event: GenerationChanged) -> None:
         generation = event.generation
         conversation_id = event.conversation_id
         self.sidebar.set_generating(conversation_id, generation.active)
@@ -292,6 +295,8 @@ class ChatApp(App[int]):
     # -- drafts ----------------------------------------------------------------
 
     def _stash_draft(self) -> None:
+        if not self.query(PromptInput):
+            return
         conversation = self.conversation
         text = self.prompt.text
         if conversation.draft != text:
@@ -394,7 +399,8 @@ class ChatApp(App[int]):
         if not worker.is_cancelled:
             self.post_message(self.SearchResults(query, ids))
 
-    def on_app_search_results(self, event: SearchResults) -> None:
+    @on(SearchResults)
+    def search_results(self, event: SearchResults) -> None:
         if event.query == self.sidebar.filter_input.value.strip():
             self.sidebar.show_only(event.ids)
 

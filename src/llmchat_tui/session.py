@@ -45,8 +45,16 @@ def request_messages(conversation: Conversation) -> list[dict[str, str]]:
 class ChatSession:
     """Conversations, their store, and the replies being generated."""
 
-    def __init__(self, settings: Settings, store: Store, client: ChatClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: ChatClient,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.store = store
         self.client = client
         self.conversations: dict[str, Conversation] = {}
@@ -154,6 +162,7 @@ class ChatSession:
             prompt_estimate=estimate,
             retry=RetryPolicy(),
             temperature=self.settings.temperature,
+            **({"clock": self.clock} if self.clock is not None else {}),
         )
         self.generations[conversation.id] = generation
         generation.listeners.append(lambda g, cid=conversation.id: self._state_changed(cid, g))

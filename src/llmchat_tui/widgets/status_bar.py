@@ -98,7 +98,7 @@ class StatusBar(Static):
     def build(self) -> Content:
         """The status line as a Content (plain text parts, never markup)."""
         parts: list[tuple[str, str] | str] = []
-        sep = ("  ·  ", "$text-muted")
+        sep = (" · ", "$text-muted")
         parts.append((clean_line(self.model, 40) or "no model", "bold"))
         generation = self.generation
         state = "idle" if generation is None else str(generation.state)
@@ -117,7 +117,7 @@ class StatusBar(Static):
         parts += [sep, (label, STATE_STYLES.get(state, ""))]
         if generation is not None:
             ttft = generation.ttft
-            parts += [sep, f"TTFT {ttft:.2f} s" if ttft is not None else "TTFT –"]
+            parts += [sep, f"TTFT {ttft:.2f}s" if ttft is not None else "TTFT –"]
             speed = generation.tokens_per_second()
             parts += [sep, f"{speed:,.1f} tok/s" if speed is not None else "– tok/s"]
             count = generation.completion_tokens()
@@ -129,7 +129,7 @@ class StatusBar(Static):
                 parts += [sep, f"in ≈{generation.prompt_estimate:,}"]
             if usage is not None:
                 parts += [" ", ("(server)", "$text-muted")]
-        parts += [sep, f"next ~ {_fmt_count(self.prompt_tokens, self.prompt_exact)} tokens"]
+        parts += [sep, f"next {_fmt_count(self.prompt_tokens, self.prompt_exact)}"]
         if self.note:
             parts += [sep, (self.note, "$text-muted")]
         return Content.assemble(*parts)

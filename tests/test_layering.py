@@ -1,0 +1,52 @@
+"""The core imports no Textual; widgets never import the app module."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "llmchat_tui"
+CORE = [
+    "config",
+    "paths",
+    "models",
+    "store",
+    "tokens",
+    "llm",
+    "llm.client",
+    "llm.errors",
+    "generation",
+    "session",
+    "sanitize",
+]
+
+
+def test_core_modules_import_no_textual():
+    code = (
+        "import sys\n"
+        + "".join(f"import llmchat_tui.{name}\n" for name in CORE)
+        + "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(bad))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_widgets_and_screens_do_not_import_the_app():
+    for folder in ("widgets", "screens"):
+        for path in (SRC / folder).glob("*.py"):
+            assert "llmchat_tui.app" not in imported_modules(path), path

@@ -1,0 +1,63 @@
+"""SVG snapshots of the real app (update with ``pytest --snapshot-update``)."""
+
+from __future__ import annotations
+
+from conftest import wait_until
+from openai_server import Reply
+
+FINISHED_REPLY = """\
+Here is how to **reverse a list** in Python:
+
+- `reversed(items)` gives an iterator
+- `items[::-1]` makes a copy
+- `items.reverse()` works in place
+
+```python
+items = [1, 2, 3]
+items.reverse()
+print(items)  # [3, 2, 1]
+```
+
+That's all.
+"""
+
+
+def frozen_clock() -> float:
+    return 100.0
+
+
+def stable(app) -> None:
+    """Hide what changes run to run (the loopback port)."""
+    app.settings.base_url = "http://localhost:11434/v1"
+
+
+def test_fresh_screen(snap_compare, make_app):
+    app = make_app()
+    stable(app)
+
+    async def before(pilot):
+        await wait_until(pilot, lambda: "next 3" in app.status.build().plain, what="estimate")
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+
+
+def test_finished_reply_with_code_and_list(snap_compare, make_app, server):
+    server.queue(
+        Reply.text(
+            FINISHED_REPLY, usage={"prompt_tokens": 15, "completion_tokens": 61, "total_tokens": 76}
+        )
+    )
+    app = make_app(clock=frozen_clock)
+    stable(app)
+
+    async def before(pilot):
+        app.prompt.insert("How do I reverse a list in Python?")
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: (g := app.session.generation(app.conversation.id)) is not None and not g.active,
+            what="reply end",
+        )
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
