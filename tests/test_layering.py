@@ -50,3 +50,13 @@ def test_widgets_and_screens_do_not_import_the_app():
     for folder in ("widgets", "screens"):
         for path in (SRC / folder).glob("*.py"):
             assert "llmchat_tui.app" not in imported_modules(path), path
+
+
+def test_readme_key_table_and_config_reference_match_the_code():
+    from llmchat_tui.docs import render_readme
+
+    readme = (SRC.parents[1] / "README.md").read_text()
+    assert render_readme(readme) == readme, (
+        "README is out of date: run python -m llmchat_tui.docs --write"
+    )
+    assert "<!-- keys:begin -->\n| Where | Keys |" in readme

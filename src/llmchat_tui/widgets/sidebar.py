@@ -53,7 +53,7 @@ class Row:
 
 def row_prompt(row: Row, now: datetime | None = None) -> Content:
     marker = ("● ", "$success") if row.generating else ("  ", "")
-    title = clean_line(row.title, 28) or "New chat"
+    title = clean_line(row.title, 26) or "New chat"
     detail = " · ".join(
         x for x in (relative_time(row.updated_at, now), clean_line(row.model, 30)) if x
     )
