@@ -61,3 +61,34 @@ def test_finished_reply_with_code_and_list(snap_compare, make_app, server):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+
+
+def test_populated_sidebar(snap_compare, make_app, data_dir):
+    from llmchat_tui.models import Conversation, Message
+    from llmchat_tui.store import Store
+
+    store = Store(data_dir)
+    store.open()
+    titles = [
+        "Lighthouse facts",
+        "Rust lifetimes, explained",
+        "[b]not bold[/b]",
+        "Sourdough starter schedule with a title far too long for the sidebar",
+        "SQL window functions",
+        "Trip plan: Lisbon",
+    ]
+    for day, title in enumerate(titles, start=1):
+        conversation = Conversation(model="llama3.2" if day % 2 else "gpt-4o-mini")
+        conversation.add(Message(role="user", content=title))
+        conversation.add(Message(role="assistant", content="…"))
+        conversation.updated_at = f"2025-03-{day:02d}T10:00:00.000000Z"
+        store.save(conversation)
+    store.close()
+    app = make_app()
+    stable(app)
+
+    async def before(pilot):
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)

@@ -68,6 +68,11 @@ class ConversationList(OptionList):
         Binding("delete,d", "delete", "Delete", id="delete_conversation"),
     ]
 
+    def on_focus(self) -> None:
+        # Keys act on the highlighted row: make sure there is one.
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     def action_rename(self) -> None:
         self.post_message(Sidebar.RenameRequested(self._highlighted_id()))
 

@@ -1,0 +1,192 @@
+"""Saved conversations through the real app: sidebar keys, background replies, drafts."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import wait_until
+from helpers import screen_text, type_text
+from llmchat_tui.generation import State
+from llmchat_tui.models import Conversation, Message
+from llmchat_tui.store import Store
+from llmchat_tui.widgets.messages import BATCH, AssistantMessageView, UserMessageView
+from openai_server import Reply
+
+
+def seed(data_dir, titles, messages_each=2):
+    """Save conversations with the given first user messages (oldest first)."""
+    store = Store(data_dir)
+    store.open()
+    made = []
+    for index, title in enumerate(titles):
+        conversation = Conversation(model="gpt-4o-mini")
+        for n in range(messages_each // 2):
+            conversation.add(Message(role="user", content=title if n == 0 else f"q{n}"))
+            conversation.add(Message(role="assistant", content=f"answer {n} about {title}"))
+        conversation.updated_at = f"2026-11-{index + 1:02d}T10:00:00.000000Z"
+        store.save(conversation)
+        made.append(conversation)
+    store.close()
+    return made
+
+
+def rows(app):
+    return [option.id for option in app.sidebar.option_list.options]
+
+
+async def test_sidebar_lists_saved_conversations_newest_first(make_app, data_dir):
+    made = seed(data_dir, ["oldest", "middle", "[b]newest[/b]"])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert rows(app) == [c.id for c in reversed(made)]
+        text = screen_text(app)
+        assert "[b]newest[/b]" in text  # titles are plain text, never markup
+        assert "gpt-4o-mini" in text
+
+
+async def test_open_rename_and_delete_with_keys(make_app, data_dir):
+    made = seed(data_dir, ["first topic", "second topic"])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+b")
+        assert app.sidebar.option_list.has_focus
+        # Highlight the older one and open it with Enter.
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: app.conversation.id == made[0].id, what="opened")
+        assert "answer 0 about first topic" in screen_text(app)
+        assert app.prompt.has_focus
+        # Rename it.
+        await pilot.press("ctrl+b", "f2")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RenameDialog")
+        await pilot.press("ctrl+a", *"Renamed", "enter")
+        await wait_until(pilot, lambda: "Renamed" in screen_text(app), what="new title")
+        # Delete it, declining first, then confirming.
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDialog")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert made[0].id in rows(app)
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDialog")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: made[0].id not in rows(app), what="deleted")
+    assert not (data_dir / "conversations" / f"{made[0].id}.json").exists()
+    reopened = Store(data_dir)
+    reopened.open()
+    assert [s.title for s in reopened.summaries()] == ["second topic"]
+
+
+async def test_renamed_title_survives_and_is_saved(make_app, data_dir):
+    made = seed(data_dir, ["topic"])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+b", "r")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RenameDialog")
+        app.screen.query_one("Input").value = "[red]mine[/red]"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "[red]mine[/red]" in screen_text(app))
+    saved = json.loads((data_dir / "conversations" / f"{made[0].id}.json").read_text())
+    assert saved["title"] == "[red]mine[/red]"
+    assert saved["title_is_custom"] is True
+
+
+async def test_filter_searches_titles_and_full_text(make_app, data_dir):
+    made = seed(data_dir, ["Lighthouse facts", "Sourdough", "Rust lifetimes"])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+f")
+        await pilot.press(*"light")
+        await wait_until(pilot, lambda: rows(app) == [made[0].id], what="title match")
+        await pilot.press(*["backspace"] * 5, *"about sourdough")
+        await wait_until(pilot, lambda: rows(app) == [made[1].id], what="full-text match")
+        await pilot.press(*["backspace"] * 15)
+        await wait_until(pilot, lambda: len(rows(app)) == 3, what="all rows back")
+
+
+async def test_new_conversation_with_ctrl_n(make_app, server):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_text(pilot, "first")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.session.generation(app.conversation.id).active)
+        first_id = app.conversation.id
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.conversation.id != first_id
+        assert "New conversation" in screen_text(app)
+        assert rows(app) == [first_id]  # an empty conversation is not listed
+
+
+async def test_reply_goes_on_in_the_background(make_app, server, data_dir):
+    server.queue(Reply.tokens(300, delay=0.02), Reply.text("Other answer."))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_text(pilot, "long one")
+        await pilot.press("enter")
+        background = app.session.generation(app.conversation.id)
+        background_id = app.conversation.id
+        await wait_until(pilot, lambda: len(background.parts) > 5)
+        assert "●" in screen_text(app)
+        await pilot.press("ctrl+n")
+        await type_text(pilot, "another")
+        await pilot.press("enter")
+        other = app.session.generation(app.conversation.id)
+        await wait_until(pilot, lambda: not other.active)
+        # Esc in this conversation does not touch the background reply.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: background.state is State.COMPLETE, what="background")
+        await pilot.pause()
+        assert "●" not in screen_text(app)
+        assert len(background.parts) == 300
+        # Opening it shows the whole reply.
+        await pilot.press("ctrl+b")
+        app.sidebar.select(background_id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id == background_id)
+    saved = json.loads((data_dir / "conversations" / f"{background_id}.json").read_text())
+    assert saved["messages"][1]["status"] == "complete"
+    assert saved["messages"][1]["content"] == "".join(server.streams[0].reply.content)
+
+
+async def test_unsent_text_is_kept_per_conversation_and_across_restarts(make_app, data_dir):
+    made = seed(data_dir, ["one", "two"])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.sidebar.select(made[1].id)
+        app.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id == made[1].id)
+        await type_text(pilot, "half-written thought")
+        await pilot.press("ctrl+b")
+        app.sidebar.select(made[0].id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id == made[0].id)
+        assert app.prompt.text == ""
+        await pilot.press("ctrl+q")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.sidebar.select(made[1].id)
+        app.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id == made[1].id)
+        assert app.prompt.text == "half-written thought"
+
+
+async def test_a_thousand_messages_open_at_their_end_without_building_them_all(make_app, data_dir):
+    made = seed(data_dir, ["huge"], messages_each=1000)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.sidebar.select(made[0].id)
+        app.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.conversation.id == made[0].id)
+        await pilot.pause()
+        views = app.pane.views()
+        assert len(views) == BATCH
+        assert all(isinstance(v, (UserMessageView, AssistantMessageView)) for v in views)
+        assert not app.pane.query("Markdown")  # finished replies are cheap Statics
+        assert "answer 499 about huge" in screen_text(app)
+        # Scrolling to the top loads the previous batch.
+        app.pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: len(app.pane.views()) == 2 * BATCH, what="older batch")
