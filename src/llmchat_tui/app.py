@@ -31,6 +31,8 @@ from llmchat_tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
 
+LARGE_DRAFT = 20_000  # characters; longer drafts are counted in a thread
+
 
 def row_of(conversation: Conversation | Summary, generating: bool = False) -> Row:
     return Row(
@@ -52,6 +54,8 @@ class ChatApp(App[int]):
     BINDINGS = [
         Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
         Binding("escape", "stop", "Stop reply", id="stop"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
+        Binding("ctrl+g", "continue_reply", "Continue", id="continue_reply"),
         Binding("ctrl+f", "filter", "Filter", id="filter"),
         Binding("ctrl+b", "toggle_focus", "Sidebar ⇄ prompt", id="toggle_focus"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -149,6 +153,33 @@ class ChatApp(App[int]):
             return
         self.call_from_thread(self._update_estimate)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug: log the traceback, save what we can, and leave with one line.
+
+        No traceback ever reaches the screen; it is in the log file.
+        """
+        log.error("unexpected error", exc_info=error)
+        for conversation in list(self.session.conversations.values()):
+            try:
+                self.session.save_now(conversation)
+            except Exception:
+                log.exception("saving after an unexpected error failed")
+        self._return_code = 1
+        if self._exception is None:
+            self._exception = error
+            self._exception_event.set()
+        from rich.text import Text
+
+        from llmchat_tui import paths
+
+        self._exit_renderables.append(
+            Text(
+                f"llmchat-tui stopped after an unexpected error ({type(error).__name__}). "
+                f"Your conversations are saved. Details: {paths.log_file()}"
+            )
+        )
+        self._close_messages_no_wait()
+
     # -- showing a conversation ---------------------------------------------
 
     async def _show(self, conversation: Conversation) -> None:
@@ -183,8 +214,20 @@ class ChatApp(App[int]):
         if not tokens.is_loaded(tokens.encoding_for_model(model).name):
             self.status.set_prompt_estimate(None, True)
             return
-        count, exact = self.session.prompt_estimate(self.conversation, self.prompt.text)
+        draft = self.prompt.text
+        if len(draft) > LARGE_DRAFT:
+            # A big paste: count it off the UI thread so typing stays instant.
+            self._estimate_in_thread(self.conversation, draft)
+            return
+        count, exact = self.session.prompt_estimate(self.conversation, draft)
         self.status.set_prompt_estimate(count, exact)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate_in_thread(self, conversation: Conversation, draft: str) -> None:
+        worker = get_current_worker()
+        count, exact = self.session.prompt_estimate(conversation, draft)
+        if not worker.is_cancelled:
+            self.call_from_thread(self.status.set_prompt_estimate, count, exact)
 
     # -- sending -------------------------------------------------------------
 
@@ -251,8 +294,18 @@ class ChatApp(App[int]):
     # -- actions ---------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        generating = self.session.is_generating(self.conversation.id)
         if action == "stop":
-            return True if self.session.is_generating(self.conversation.id) else None
+            return True if generating else None
+        if action in ("regenerate", "continue_reply"):
+            # Hidden from the footer where they do not apply.
+            if generating or not self.conversation.messages:
+                return False
+            last = self.conversation.messages[-1]
+            if action == "continue_reply":
+                ended = last.status.value in ("cancelled", "error", "interrupted")
+                return last.role == "assistant" and bool(last.content) and ended
+            return True
         return True
 
     def action_stop(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
 
@@ -47,8 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def setup_logging() -> Path | None:
-    """Log to a private rotating file; never to the screen."""
+class RedactSecret(logging.Filter):
+    """Replace the API key wherever it would appear in a log line."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from llmchat_tui.sanitize import redact
+
+        message = record.getMessage()
+        if self.secret and self.secret in message:
+            record.msg, record.args = redact(message, self.secret), None
+        if record.exc_info and record.exc_info[1] is not None:
+            import traceback
+
+            text = "".join(traceback.format_exception(*record.exc_info))
+            if self.secret and self.secret in text:
+                record.msg = f"{record.msg}\n{redact(text, self.secret)}"
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def setup_logging(secret: str = "") -> Path | None:
+    """Log to a private rotating file (never to the screen), without the key."""
     try:
         paths.ensure_private_dir(paths.log_dir())
         handler = logging.handlers.RotatingFileHandler(
@@ -57,6 +83,9 @@ def setup_logging() -> Path | None:
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecret(secret))
+    with contextlib.suppress(OSError):
+        os.chmod(paths.log_file(), 0o600)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(handler)
@@ -99,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             f"chmod 600 it, or use api_key_command."
         )
 
-    setup_logging()
+    setup_logging(api_key)
 
     from llmchat_tui.store import Store, StoreError, StoreLocked
 

@@ -68,6 +68,16 @@ class Settings:
         "Seconds without a byte from the server before a reply is stopped as stalled.",
         default=60.0,
     )
+    retry_attempts: int = _doc(
+        "Retries of a request that failed before its first token (429, 5xx, timeouts, "
+        "connection errors); 0 turns retrying off.",
+        default=4,
+    )
+    retry_base: float = _doc("Seconds before the first retry; doubles each time.", default=1.0)
+    retry_cap: float = _doc(
+        "Longest wait between retries, in seconds (a server's Retry-After is honoured).",
+        default=30.0,
+    )
     data_dir: str = _doc(
         "Folder for saved conversations (env LLMCHAT_DATA_DIR, flag --data-dir; "
         "empty: the platform's user data folder).",
@@ -110,6 +120,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
     "connect_timeout": (int, float),
     "stall_timeout": (int, float),
+    "retry_attempts": (int,),
+    "retry_base": (int, float),
+    "retry_cap": (int, float),
     "data_dir": (str,),
     "theme": (str,),
     "keymap": (dict,),
@@ -152,6 +165,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
                     raise ConfigError(f"config file {path}: keymap.{binding_id} must be a string")
         if key in ("connect_timeout", "stall_timeout") and value <= 0:
             raise ConfigError(f"config file {path}: {key} must be more than 0")
+        if key in ("retry_attempts", "retry_base", "retry_cap") and value < 0:
+            raise ConfigError(f"config file {path}: {key} must not be negative")
         checked[key] = float(value) if float in types and not isinstance(value, bool) else value
     return checked
 
@@ -159,7 +174,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def _type_name(types: tuple[type, ...]) -> str:
     if float in types:
         return "a number"
-    return {str: "a string", bool: "true or false", dict: "a table"}[types[0]]
+    return {str: "a string", bool: "true or false", dict: "a table", int: "a whole number"}[
+        types[0]
+    ]
 
 
 def load_settings(

@@ -276,6 +276,31 @@ class Generation:
             self._end(State.ERROR, failure)
             return
 
+    def _with_sizes(self, cause: Cause) -> Cause:
+        """Add the tokens sent and the model's limit to a context-length error."""
+        import re
+
+        limit = re.search(
+            r"(?:maximum context length|context window|context length|context size)"
+            r"\D{0,20}?(\d[\d,]*)",
+            cause.message,
+            re.I,
+        )
+        sizes = []
+        if self.prompt_estimate is not None:
+            sizes.append(f"≈{self.prompt_estimate:,} tokens sent")
+        if limit:
+            sizes.append(f"limit {int(limit.group(1).replace(',', '')):,}")
+        if not sizes:
+            return cause
+        return Cause(
+            cause.kind,
+            f"The conversation is too long for {self.model} ({', '.join(sizes)})",
+            cause.hint,
+            status=cause.status,
+            detail=cause.message + " | " + cause.detail,
+        )
+
     def _with_progress(self, cause: Cause) -> Cause:
         count = self.completion_tokens().value
         reasons = {

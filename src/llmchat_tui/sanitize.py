@@ -55,3 +55,13 @@ def clean_line(text: str, limit: int | None = None) -> str:
 def is_clean(text: str) -> bool:
     """True when ``text`` holds nothing :func:`clean` would change."""
     return clean(text) == text
+
+
+REDACTED = "[redacted API key]"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` (an API key) replaced."""
+    if not secret or len(secret) < 6 or not text:
+        return text
+    return text.replace(secret, REDACTED)

@@ -24,11 +24,19 @@ from llmchat_tui.store import Store, Summary
 log = logging.getLogger(__name__)
 
 
+CONTINUE_INSTRUCTION = (
+    "Your previous reply was cut off. Continue it exactly where it stopped, "
+    "without repeating anything and without any preamble."
+)
+
+
 def request_messages(conversation: Conversation) -> list[dict[str, str]]:
     """The chat messages a request sends: the system prompt and the history.
 
     Cancelled and failed replies keep what arrived, so the next turn is
-    coherent; replies that produced nothing are left out.
+    coherent; replies that produced nothing are left out. A continuation
+    (an assistant message right after another) is joined to the one it
+    continues, so the server sees one reply.
     """
     out: list[dict[str, str]] = []
     if conversation.system_prompt:
@@ -37,6 +45,9 @@ def request_messages(conversation: Conversation) -> list[dict[str, str]]:
         if message.role == "assistant" and not message.content:
             continue
         if message.role == "assistant" and message.status is Status.STREAMING:
+            continue
+        if message.role == "assistant" and out and out[-1]["role"] == "assistant":
+            out[-1] = {"role": "assistant", "content": out[-1]["content"] + message.content}
             continue
         out.append({"role": message.role, "content": message.content})
     return out
@@ -137,12 +148,50 @@ class ChatSession:
         The user's message is on disk before this returns (and so before the
         request is sent).
         """
-        if self.is_generating(conversation.id):
-            raise RuntimeError("a reply is already being generated in this conversation")
+        self._check_idle(conversation)
         conversation.add(Message(role="user", content=text))
         conversation.draft = ""
+        return await self._reply(conversation)
+
+    async def regenerate(self, conversation: Conversation) -> Generation:
+        """Replace the last reply with a new one (or send the last message again).
+
+        Raises ``ValueError`` when the conversation has no user message to answer.
+        """
+        self._check_idle(conversation)
+        messages = conversation.messages
+        end = len(messages)
+        while end and messages[end - 1].role == "assistant":
+            end -= 1
+        if not end or messages[end - 1].role != "user":
+            raise ValueError("there is no message to answer yet")
+        del messages[end:]
+        return await self._reply(conversation)
+
+    async def continue_reply(self, conversation: Conversation) -> Generation:
+        """Ask the model to go on from the last (partial) reply.
+
+        The partial reply stays in the history; an instruction to continue is
+        sent (not stored) and the continuation becomes a new reply that
+        requests join to the one it continues.
+        """
+        self._check_idle(conversation)
+        last = conversation.messages[-1] if conversation.messages else None
+        if last is None or last.role != "assistant" or not last.content:
+            raise ValueError("there is no partial reply to continue")
+        return await self._reply(
+            conversation, extra=[{"role": "user", "content": CONTINUE_INSTRUCTION}]
+        )
+
+    def _check_idle(self, conversation: Conversation) -> None:
+        if self.is_generating(conversation.id):
+            raise RuntimeError("a reply is already being generated in this conversation")
+
+    async def _reply(
+        self, conversation: Conversation, extra: list[dict[str, str]] | None = None
+    ) -> Generation:
         model = conversation.model or self.settings.model
-        request = request_messages(conversation)
+        request = request_messages(conversation) + list(extra or [])
         estimate = None
         if tokens.is_loaded(tokens.encoding_for_model(model).name):
             estimate = tokens.count_messages(request, model)
@@ -160,7 +209,11 @@ class ChatSession:
             model=model,
             save=checkpoint,
             prompt_estimate=estimate,
-            retry=RetryPolicy(),
+            retry=RetryPolicy(
+                attempts=self.settings.retry_attempts,
+                base=self.settings.retry_base,
+                cap=self.settings.retry_cap,
+            ),
             temperature=self.settings.temperature,
             **({"clock": self.clock} if self.clock is not None else {}),
         )

@@ -5,8 +5,10 @@ No Textual import. One instance per (base URL, key); it is cheap to keep.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -21,7 +23,7 @@ from llmchat_tui.llm.events import (
     TextDelta,
     UsageReported,
 )
-from llmchat_tui.sanitize import clean, clean_line
+from llmchat_tui.sanitize import clean, clean_line, redact
 
 try:  # openai 3.x ships its own fork of httpx
     import httpx2 as _httpx
@@ -51,6 +53,7 @@ class ChatClient:
         self.stream_usage = stream_usage
         self.stall_timeout = stall_timeout
         self.key_hint = key_hint
+        self._secret = api_key
         timeout = _httpx.Timeout(stall_timeout, connect=connect_timeout)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
@@ -137,6 +140,26 @@ class ChatClient:
             )
         else:
             yield Finished(clean_line(finish_reason, 40))
+
+    async def _describe(self, error: BaseException, model: str, *, received: int = 0) -> Cause:
+        """A :class:`Cause` for ``error``, with the server's models for a 404,
+        and never the API key."""
+        cause = self._cause(error, model, received=received)
+        if cause.kind == "not_found":
+            try:
+                models = await asyncio.wait_for(self.list_models(), 5)
+            except Exception:
+                models = []
+            if models:
+                shown = ", ".join(models[:8])
+                more = f" and {len(models) - 8} more" if len(models) > 8 else ""
+                cause = replace(cause, hint=f"this server has: {shown}{more} (use --model)")
+        return replace(
+            cause,
+            message=redact(cause.message, self._secret),
+            hint=redact(cause.hint, self._secret),
+            detail=redact(cause.detail, self._secret),
+        )
 
     def _cause(self, error: BaseException, model: str, *, received: int = 0) -> Cause:
         if isinstance(error, openai.APITimeoutError) and received:

@@ -20,7 +20,7 @@ from textual.widgets import Markdown, Static
 
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.models import Conversation, Message, Status
-from llmchat_tui.sanitize import clean_line
+from llmchat_tui.sanitize import clean, clean_line
 
 BATCH = 40
 STATUS_TEXT = {
@@ -56,7 +56,7 @@ class UserMessageView(Static):
     """A message the user wrote: plain text, never markup."""
 
     def __init__(self, message: Message) -> None:
-        super().__init__(Content(message.content), classes="message user")
+        super().__init__(Content(clean(message.content)), classes="message user")
         self.message = message
 
 
