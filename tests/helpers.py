@@ -13,6 +13,14 @@ def screen_text(app: Any) -> str:
     return "\n".join(lines)
 
 
+def footer_text(app: Any) -> str:
+    """The status line under the last reply, as plain text."""
+    from llmchat_tui.widgets.messages import AssistantMessageView
+
+    views = list(app.query(AssistantMessageView))
+    return str(views[-1].query_one(".footer").render()) if views else ""
+
+
 async def type_text(pilot: Any, text: str) -> None:
     """Put ``text`` in the prompt as if typed (newlines via Ctrl+J)."""
     app = pilot.app

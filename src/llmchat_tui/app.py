@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,8 +189,7 @@ class ChatApp(App[int]):
         await self.pane.show(conversation, generation)
         if not conversation.messages:
             await self.pane.mount(Static(self._empty_hint(), classes="empty-hint"))
-        self.prompt.text = conversation.draft
-        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.load(conversation.draft)
         self.status.show(model=conversation.model or self.settings.model, generation=generation)
         self.sidebar.select(conversation.id)
         self._update_estimate()
@@ -214,7 +214,7 @@ class ChatApp(App[int]):
         if not tokens.is_loaded(tokens.encoding_for_model(model).name):
             self.status.set_prompt_estimate(None, True)
             return
-        draft = self.prompt.text
+        draft = self.prompt.full_text
         if len(draft) > LARGE_DRAFT:
             # A big paste: count it off the UI thread so typing stays instant.
             self._estimate_in_thread(self.conversation, draft)
@@ -255,9 +255,38 @@ class ChatApp(App[int]):
                 timeout=10,
             )
             return
-        self.prompt.text = ""
+        self.prompt.load("")
         user_message = conversation.messages[-2]
         await self.pane.add_message(user_message)
+        await self._start(conversation, generation)
+
+    async def action_regenerate(self) -> None:
+        """Replace the last reply with a new one, or resend a failed message (Ctrl+R)."""
+        await self._again(self.session.regenerate, rerender=True)
+
+    async def action_continue_reply(self) -> None:
+        """Ask the model to go on from a cut, stopped or failed reply (Ctrl+G)."""
+        await self._again(self.session.continue_reply, rerender=False)
+
+    async def _again(
+        self, make: Callable[[Conversation], Awaitable[Generation]], *, rerender: bool
+    ) -> None:
+        conversation = self.conversation
+        try:
+            generation = await make(conversation)
+        except (ValueError, RuntimeError) as error:
+            self.notify(str(error).capitalize(), timeout=4)
+            return
+        except (OSError, StoreError) as error:
+            log.exception("could not save before resending")
+            self.notify(f"Could not save the conversation: {error}", severity="error")
+            return
+        if rerender:
+            await self.pane.show(conversation, None)
+        await self._start(conversation, generation)
+
+    async def _start(self, conversation: Conversation, generation: Generation) -> None:
+        """Show a new reply and run it in its own worker."""
         await self.pane.add_message(generation.message, generation)
         self.sidebar.upsert(row_of(conversation, generating=True))
         self.sidebar.select(conversation.id)
@@ -351,7 +380,7 @@ class ChatApp(App[int]):
         if not self.query(PromptInput):
             return
         conversation = self.conversation
-        text = self.prompt.text
+        text = self.prompt.full_text
         if conversation.draft != text:
             conversation.draft = text
             if conversation.messages:

@@ -267,6 +267,8 @@ class Generation:
                 await asyncio.sleep(delay)
                 self.retry_at = None
                 continue
+            if failure.kind == "context_length":
+                failure = self._with_sizes(failure)
             if (
                 failure.kind in ("cut", "connection_lost", "stalled", "malformed", "stream_error")
                 or not received_nothing

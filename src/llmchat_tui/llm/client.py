@@ -102,7 +102,7 @@ class ChatClient:
                 del kwargs["stream_options"]
                 stream = await self._client.chat.completions.create(**kwargs)
         except Exception as error:
-            yield Failed(self._cause(error, model))
+            yield Failed(await self._describe(error, model))
             return
 
         finish_reason: str | None = None
@@ -126,7 +126,7 @@ class ChatClient:
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except Exception as error:
-            yield Failed(self._cause(error, model, received=received))
+            yield Failed(await self._describe(error, model, received=received))
             return
         finally:
             await stream.close()

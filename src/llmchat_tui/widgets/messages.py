@@ -23,6 +23,7 @@ from llmchat_tui.models import Conversation, Message, Status
 from llmchat_tui.sanitize import clean, clean_line
 
 BATCH = 40
+SHOWN_USER_CHARS = 8_000
 STATUS_TEXT = {
     Status.CANCELLED: ("cancelled", "$warning"),
     Status.ERROR: ("error", "$error"),
@@ -56,7 +57,15 @@ class UserMessageView(Static):
     """A message the user wrote: plain text, never markup."""
 
     def __init__(self, message: Message) -> None:
-        super().__init__(Content(clean(message.content)), classes="message user")
+        text = clean(message.content)
+        if len(text) > SHOWN_USER_CHARS:
+            # A huge paste is sent and saved whole; drawing all of it would
+            # stall the screen, so only its start is shown.
+            text = (
+                text[:SHOWN_USER_CHARS]
+                + f"\n… ({len(message.content):,} characters in all; the full text was sent)"
+            )
+        super().__init__(Content(text), classes="message user")
         self.message = message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from textual import events
@@ -13,6 +14,11 @@ from textual.widgets import TextArea
 # that reports it (kitty, WezTerm, foot, Ghostty, iTerm2 with CSI u); Ctrl+J
 # works everywhere.
 NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
+
+# Pastes longer than this are held aside and shown as a chip: a text area
+# with a megabyte in it takes seconds per keystroke.
+PASTE_CHIP_CHARS = 10_000
+CHIP = re.compile(r"⟦pasted #(\d+): [\d,]+ characters⟧")
 
 
 class PromptInput(TextArea):
@@ -52,9 +58,38 @@ class PromptInput(TextArea):
             placeholder="Message (Enter to send, Ctrl+J for a new line)",
         )
 
+        self._pastes: dict[int, str] = {}
+
+    @property
+    def full_text(self) -> str:
+        """The text with every paste chip replaced by what was pasted."""
+        text = self.text
+        if not self._pastes or "⟦pasted #" not in text:
+            return text
+        return CHIP.sub(lambda m: self._pastes.get(int(m.group(1)), m.group(0)), text)
+
+    def load(self, text: str) -> None:
+        """Replace the content (a long text becomes a chip) and go to its end."""
+        self._pastes.clear()
+        self.text = self._chip(text) if len(text) > PASTE_CHIP_CHARS else text
+        self.move_cursor(self.document.end)
+
+    def _chip(self, text: str) -> str:
+        number = len(self._pastes) + 1
+        self._pastes[number] = text
+        return f"⟦pasted #{number}: {len(text):,} characters⟧"
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        if len(event.text) > PASTE_CHIP_CHARS and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            self.insert(self._chip(event.text))
+            return
+        await super()._on_paste(event)
+
     def action_submit(self) -> None:
         """Send the text (the app decides what to do with it)."""
-        self.post_message(self.Submitted(self, self.text))
+        self.post_message(self.Submitted(self, self.full_text))
 
     def action_newline(self) -> None:
         self.insert("\n")
