@@ -1,0 +1,502 @@
+"""End-to-end tests: the installed ``llmchat-tui`` command in a real pseudo-terminal.
+
+Each test starts the real console script (as a user would) in a 120x40 pty against the
+scripted loopback server, drives it with key presses, and checks three things: what is
+on the screen (rendered by ``pyte``), what was written to the data folder, and what the
+server received. Slow by unit-test standards (a launch takes about a second).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openai_server import OpenAIServer, Reply, make_tokens
+
+pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
+
+
+def _find_executable() -> str | None:
+    beside = Path(sys.executable).with_name("llmchat-tui")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("llmchat-tui")
+
+
+EXECUTABLE = _find_executable()
+if EXECUTABLE is None:
+    pytest.skip("the llmchat-tui command is not installed", allow_module_level=True)
+
+from terminal import Terminal  # noqa: E402  (needs pyte, checked above)
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "gpt-4o-mini"
+#: The status bar: "<model> · <state> · TTFT ... · ... tok/s · out N · in N · ...".
+STATUS_RE = re.compile(
+    rf"{re.escape(MODEL)}\s+·\s+(idle|waiting|retrying|streaming|complete|cancelled|error)\b.*"
+)
+#: A reply's footer: first thing in the message pane (after the sidebar's border), then
+#: two spaces and figures, or nothing ("interrupted" has a note in parentheses).
+FOOTER_RE = re.compile(
+    r"(?:^|[^\w\s.,])\s*(cancelled|error|interrupted|streaming)(?: \([^)]*\))?(?:  |\s*$)"
+)
+#: The words every ``Reply.tokens`` reply starts with.
+LONG_REPLY_START = "the quick brown fox"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def app_env(server: OpenAIServer) -> dict[str, str]:
+    """The environment of the app: the isolated one plus the loopback server."""
+    env = dict(os.environ)
+    env.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
+    return env
+
+
+@pytest.fixture
+def launch(
+    app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> Iterator[Callable[..., Terminal]]:
+    """Start ``llmchat-tui --model gpt-4o-mini --data-dir <data_dir>`` in a pty."""
+    started: list[Terminal] = []
+
+    def start(*extra: str, wait_ready: bool = True) -> Terminal:
+        assert EXECUTABLE is not None
+        argv = [EXECUTABLE, "--model", MODEL, "--data-dir", str(data_dir), *extra]
+        term = Terminal(argv, env=app_env, cwd=tmp_path)
+        started.append(term)
+        if wait_ready:
+            # The empty new conversation's hint: the app is up and the prompt has focus.
+            term.wait_for_text("New conversation", timeout=20)
+        return term
+
+    yield start
+    for term in started:
+        term.close()
+
+
+def status_line(screen: str) -> str:
+    """The status bar's text (fails if it is not on the screen)."""
+    for line in reversed(screen.splitlines()):
+        found = STATUS_RE.search(line)
+        if found:
+            return found.group(0)
+    raise AssertionError(f"no status bar on the screen:\n{screen}")
+
+
+def status_state(screen: str) -> str | None:
+    for line in reversed(screen.splitlines()):
+        found = STATUS_RE.search(line)
+        if found:
+            return found.group(1)
+    return None
+
+
+def message_footers(screen: str) -> list[str]:
+    """The states shown under replies ("cancelled", "interrupted", ...), top to bottom."""
+    found = []
+    for line in screen.splitlines():
+        if STATUS_RE.search(line):
+            continue
+        match = FOOTER_RE.search(line)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def wait_for_footer(term: Terminal, state: str, timeout: float = 15) -> str:
+    """Wait until the last reply's footer shows ``state``; returns the screen."""
+    return term.wait_until(
+        lambda screen: message_footers(screen)[-1:] == [state],
+        timeout,
+        what=f"{state!r} under the reply",
+    )
+
+
+def wait_for_state(term: Terminal, state: str, timeout: float = 15) -> str:
+    """Wait until the status bar shows ``state``; returns the screen."""
+    return term.wait_until(
+        lambda screen: status_state(screen) == state, timeout, what=f"status bar {state!r}"
+    )
+
+
+def send_message(term: Terminal, text: str) -> None:
+    """Type ``text``, wait until it is on screen, then press Enter."""
+    term.send(text)
+    term.wait_for_text(text)
+    term.press("enter")
+
+
+def quit_app(term: Terminal) -> None:
+    term.press("ctrl+q")
+    assert term.wait_for_exit(15) == 0
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def conversation_files(data_dir: Path) -> list[Path]:
+    folder = data_dir / "conversations"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def only_conversation(data_dir: Path) -> dict[str, Any]:
+    files = conversation_files(data_dir)
+    assert len(files) == 1, f"expected one conversation file, found {files}"
+    return json.loads(files[0].read_text(encoding="utf-8"))
+
+
+def read_if_valid(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def shape(conversation: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(m["role"], m["status"]) for m in conversation["messages"]]
+
+
+def footer(screen: str) -> str:
+    """The key footer: the last row with text."""
+    rows = [row for row in screen.splitlines() if row.strip()]
+    return rows[-1] if rows else ""
+
+
+def focus_sidebar(term: Terminal) -> None:
+    """Ctrl+B from the prompt; waits until the list has focus (its keys are in the footer).
+
+    Waiting matters: Textual moves the focus a moment after the key, and keys sent
+    before that still go to the prompt.
+    """
+    term.press("ctrl+b")
+    term.wait_until(lambda screen: "Rename" in footer(screen), what="the sidebar's keys")
+
+
+def open_first_conversation(term: Terminal) -> None:
+    """Open the sidebar's top conversation from the prompt: Ctrl+B, then Enter."""
+    focus_sidebar(term)
+    term.press("enter")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_send_renders_markdown_and_saves(
+    launch: Callable[..., Terminal], server: OpenAIServer, data_dir: Path
+) -> None:
+    answer = "Here is **strong stuff** and a `snippet` for you."
+    server.queue(Reply.text(answer, delay=0.02))
+    term = launch()
+
+    send_message(term, "what is new")
+    term.wait_for_text("strong stuff")
+    screen = wait_for_state(term, "complete")
+    assert "**" not in screen, "the Markdown was shown raw"
+    assert "`snippet`" not in screen and "snippet" in screen
+    status = status_line(screen)
+    assert "tok/s" in status and "TTFT" in status, status
+    assert "just now · gpt-4o-mini" in screen  # the new conversation's sidebar row
+    # The sidebar's "generating" marker goes away once the reply is over.
+    term.wait_until(lambda screen: "●" not in screen, what="the ● marker to clear")
+
+    assert server.wait_for_requests(1)
+    (request,) = server.chat_requests
+    assert request.body["model"] == MODEL
+    assert request.body["stream"] is True
+    assert request.messages[-1] == {"role": "user", "content": "what is new"}
+
+    quit_app(term)
+    saved = only_conversation(data_dir)
+    assert shape(saved) == [("user", "complete"), ("assistant", "complete")]
+    assert saved["messages"][0]["content"] == "what is new"
+    assert saved["messages"][1]["content"] == answer
+    assert saved["title"] == "what is new"
+
+
+def test_escape_stops_reply_and_keeps_partial_text(
+    launch: Callable[..., Terminal], server: OpenAIServer, data_dir: Path
+) -> None:
+    full = "".join(make_tokens(2000))
+    server.queue(Reply.tokens(2000, delay=0.01), Reply.text("Second answer arrived.", delay=0.01))
+    term = launch()
+
+    send_message(term, "first question")
+    term.wait_for_text(LONG_REPLY_START)
+    screen = wait_for_state(term, "streaming")
+    assert "● first question" in screen  # the sidebar marks the conversation generating
+    term.press("escape")
+    wait_for_state(term, "cancelled")
+    # The message's own footer says so too (not only the status bar).
+    screen = wait_for_footer(term, "cancelled")
+    assert LONG_REPLY_START in screen, "the partial text disappeared"
+    term.wait_until(lambda screen: "●" not in screen, what="the ● marker to clear")
+
+    assert server.wait_for_streams(1)
+    record = server.streams[0]
+    wait_for(lambda: record.client_disconnected, 5, "the server to see the client hang up")
+    assert record.finished.wait(5)
+    assert not record.done_sent
+    assert record.content_sent < 2000
+
+    send_message(term, "second question")
+    term.wait_for_text("Second answer arrived.")
+    wait_for_state(term, "complete")
+    assert server.wait_for_requests(2)
+    second = server.chat_requests[1].messages
+    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+    assert second[0]["content"] == "first question"
+    partial = second[1]["content"]
+    assert partial.strip(), "the cancelled reply's text was not sent as history"
+    assert full.startswith(partial) and len(partial) < len(full)
+    assert second[2]["content"] == "second question"
+
+    quit_app(term)
+    saved = only_conversation(data_dir)
+    assert shape(saved) == [
+        ("user", "complete"),
+        ("assistant", "cancelled"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert saved["messages"][1]["content"] == partial
+    assert saved["messages"][3]["content"] == "Second answer arrived."
+
+
+def test_relaunch_lists_and_reopens_conversation(
+    launch: Callable[..., Terminal], server: OpenAIServer, data_dir: Path
+) -> None:
+    server.queue(
+        Reply.text("Otters hold hands while sleeping.", delay=0.01),
+        Reply.text("Beavers build dams.", delay=0.01),
+    )
+    term = launch()
+    send_message(term, "tell me about otters")
+    term.wait_for_text("Otters hold hands while sleeping.")
+    wait_for_state(term, "complete")
+    quit_app(term)
+
+    term = launch()
+    screen = term.wait_for_text("tell me about otters")  # its sidebar row
+    assert "Otters hold hands" not in screen  # a fresh conversation is open
+    assert status_state(screen) == "idle"
+
+    open_first_conversation(term)
+    screen = term.wait_for_text("Otters hold hands while sleeping.")
+    assert screen.count("tell me about otters") == 2, screen  # sidebar row + message
+
+    # The reopened history is what the next request carries.
+    send_message(term, "and beavers")
+    term.wait_for_text("Beavers build dams.")
+    wait_for_state(term, "complete")
+    assert server.wait_for_requests(2)
+    assert server.chat_requests[1].messages == [
+        {"role": "user", "content": "tell me about otters"},
+        {"role": "assistant", "content": "Otters hold hands while sleeping."},
+        {"role": "user", "content": "and beavers"},
+    ]
+    quit_app(term)
+    assert len(only_conversation(data_dir)["messages"]) == 4
+
+
+def test_kill_9_mid_reply_leaves_an_interrupted_reply(
+    launch: Callable[..., Terminal], server: OpenAIServer, data_dir: Path
+) -> None:
+    full = "".join(make_tokens(2000))
+    server.queue(Reply.tokens(2000, delay=0.01))
+    term = launch()
+    send_message(term, "a long answer please")
+    term.wait_for_text(LONG_REPLY_START)
+    shown_at = time.monotonic()
+
+    def checkpointed() -> dict[str, Any] | None:
+        files = conversation_files(data_dir)
+        saved = read_if_valid(files[0]) if len(files) == 1 else None
+        if saved and len(saved["messages"]) == 2 and saved["messages"][1]["content"]:
+            return saved
+        return None
+
+    wait_for(checkpointed, 10, "a checkpoint with some reply text")
+    while time.monotonic() - shown_at < 1.6:  # at least one more checkpoint interval
+        time.sleep(0.02)
+    assert status_state(term.screen_text()) == "streaming"
+    term.kill(signal.SIGKILL)
+    assert term.wait_for_exit(10) == -signal.SIGKILL
+    assert server.wait_for_streams(1)
+    wait_for(lambda: server.streams[0].client_disconnected, 5, "the server to see the hang-up")
+
+    before = only_conversation(data_dir)
+    assert shape(before) == [("user", "complete"), ("assistant", "streaming")]
+    partial = before["messages"][1]["content"]
+    assert partial and full.startswith(partial) and len(partial) < len(full)
+
+    term = launch()
+    term.wait_for_text("a long answer please")  # listed in the sidebar
+    open_first_conversation(term)
+    screen = wait_for_footer(term, "interrupted")
+    assert LONG_REPLY_START in screen
+
+    after = only_conversation(data_dir)  # loading repaired the file at once
+    assert shape(after) == [("user", "complete"), ("assistant", "interrupted")]
+    assert after["messages"][1]["content"] == partial
+    quit_app(term)
+    assert shape(only_conversation(data_dir))[1] == ("assistant", "interrupted")
+
+
+def test_unreadable_file_is_reported_and_left_alone(
+    launch: Callable[..., Terminal], data_dir: Path
+) -> None:
+    from llmchat_tui.models import Conversation, Message, Status
+    from llmchat_tui.store import Store
+
+    store = Store(data_dir)
+    store.open()
+    good = Conversation(model=MODEL)
+    good.add(Message(role="user", content="a readable chat"))
+    good.add(Message(role="assistant", content="Readable answer.", status=Status.COMPLETE))
+    store.save(good)
+    store.close()
+    garbage = data_dir / "conversations" / "broken01.json"
+    garbage_bytes = b'{"schema_version": 1, "messages": [\x00\xff not json'
+    garbage.write_bytes(garbage_bytes)
+
+    term = launch(wait_ready=False)
+    screen = term.wait_for_text("Skipped 1 unreadable")
+    assert "broken01.json" in screen, screen
+    assert "a readable chat" in screen  # the good one is listed
+    term.wait_for_text("New conversation")
+    open_first_conversation(term)
+    term.wait_for_text("Readable answer.")
+    quit_app(term)
+
+    assert garbage.read_bytes() == garbage_bytes
+    assert sorted(p.name for p in conversation_files(data_dir)) == sorted(
+        ["broken01.json", f"{good.id}.json"]
+    )
+
+
+def test_second_instance_on_same_data_dir_exits_2(
+    launch: Callable[..., Terminal], app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    first = launch()
+    assert EXECUTABLE is not None
+    second = subprocess.run(
+        [EXECUTABLE, "--model", MODEL, "--data-dir", str(data_dir)],
+        env=app_env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert second.returncode == 2, second
+    assert "Traceback" not in second.stderr
+    assert (
+        f"llmchat-tui: another llmchat-tui (pid {first.pid}) is using {data_dir}; "
+        "close it or use --data-dir"
+    ) in second.stderr, second.stderr
+    assert first.proc.poll() is None  # the first one is unharmed
+    send_message(first, "still here")
+    first.wait_for_text("Echo: still here")
+    quit_app(first)
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    assert EXECUTABLE is not None
+    return subprocess.run(
+        [EXECUTABLE, *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+def test_version_and_help(app_env: dict[str, str], tmp_path: Path) -> None:
+    from llmchat_tui import __version__
+
+    version = run_cli("--version", env=app_env, cwd=tmp_path)
+    assert version.returncode == 0, version
+    assert version.stdout.strip() == f"llmchat-tui {__version__}"
+
+    shown = run_cli("--help", env=app_env, cwd=tmp_path)
+    assert shown.returncode == 0, shown
+    assert shown.stdout.startswith("usage: llmchat-tui")
+    for flag in ("--model", "--base-url", "--config", "--data-dir", "--version"):
+        assert flag in shown.stdout, flag
+    assert shown.stderr == ""
+
+
+def test_broken_config_is_one_line_exit_2(
+    app_env: dict[str, str], tmp_path: Path, data_dir: Path
+) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text('model = "gpt-4o-mini"\nbase_url = [unclosed\n', encoding="utf-8")
+    result = run_cli(
+        "--config", str(config), "--data-dir", str(data_dir), env=app_env, cwd=tmp_path
+    )
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"llmchat-tui: config file {config} is not valid TOML: "), lines
+    assert result.stdout == ""
+    assert not conversation_files(data_dir)
+
+
+def test_ctrl_f_filters_the_sidebar(
+    launch: Callable[..., Terminal], server: OpenAIServer
+) -> None:
+    term = launch()
+    for text in ("alpha topic", "beta topic"):
+        send_message(term, text)
+        term.wait_for_text(f"Echo: {text}")
+        wait_for_state(term, "complete")
+        term.press("ctrl+n")
+        term.wait_for_text("New conversation")
+    screen = term.screen_text()
+    assert "alpha topic" in screen and "beta topic" in screen
+
+    term.press("ctrl+f")  # from the prompt
+    term.wait_until(
+        lambda screen: not {"Send", "Rename"} & set(footer(screen).split()),
+        what="the filter box to get the focus",
+    )
+    term.send("alpha")
+    term.wait_until(
+        lambda screen: "alpha topic" in screen and "beta topic" not in screen,
+        what="only 'alpha topic' listed",
+    )
+    # Enter in the filter moves to the list; Enter there opens the conversation.
+    term.press("enter")
+    term.wait_until(lambda screen: "Rename" in footer(screen), what="the sidebar's keys")
+    term.press("enter")
+    term.wait_for_text("Echo: alpha topic")
+    assert len(server.chat_requests) == 2
+    quit_app(term)
