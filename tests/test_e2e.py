@@ -423,9 +423,7 @@ def test_second_instance_on_same_data_dir_exits_2(
     quit_app(first)
 
 
-def run_cli(
-    *args: str, env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     assert EXECUTABLE is not None
     return subprocess.run(
         [EXECUTABLE, *args],
@@ -470,9 +468,7 @@ def test_broken_config_is_one_line_exit_2(
     assert not conversation_files(data_dir)
 
 
-def test_ctrl_f_filters_the_sidebar(
-    launch: Callable[..., Terminal], server: OpenAIServer
-) -> None:
+def test_ctrl_f_filters_the_sidebar(launch: Callable[..., Terminal], server: OpenAIServer) -> None:
     term = launch()
     for text in ("alpha topic", "beta topic"):
         send_message(term, text)
@@ -499,4 +495,34 @@ def test_ctrl_f_filters_the_sidebar(
     term.press("enter")
     term.wait_for_text("Echo: alpha topic")
     assert len(server.chat_requests) == 2
+    quit_app(term)
+
+
+def test_hostile_reply_leaves_the_terminal_as_it_was(
+    launch: Callable[..., Terminal], server: OpenAIServer
+) -> None:
+    """Escape sequences from a model never reach the terminal: no clear, no title
+    change, no clipboard write, no hyperlink; they show visibly instead."""
+    from hostile import ALL_TEXT
+
+    server.queue(Reply(content=[ALL_TEXT[i : i + 4] for i in range(0, len(ALL_TEXT), 4)]))
+    term = launch()
+    title_before = term._screen.title
+    send_message(term, "say something nasty")
+    screen = wait_for_state(term, "complete")
+    assert "say something nasty" in screen  # the screen was not cleared
+    assert "copy␛]52;c;SE9TVElMRQ==␇me" in screen
+    assert "[@click=app.quit]Click me[/]" in screen
+    raw = term.raw
+    for needle in (
+        b"\x1b]52;c;SE9TVElMRQ",
+        b"PWNED-TITLE\x07",
+        b"\x1b]0;PWNED",
+        b"\x1b]2;PWNED2",
+        b"\x1b]8;;http://evil",
+        b"\x1bP+q544e",
+        b"\x9b2J",
+    ):
+        assert needle not in raw, needle
+    assert term._screen.title == title_before
     quit_app(term)
