@@ -330,7 +330,14 @@ async def test_a_megabyte_paste_is_sent_whole(make_app, server):
         await wait_until(
             pilot,
             lambda: (
-                int(app.status.build().plain.split("next ")[-1].replace(",", "").split()[0] or 0)
+                int(
+                    app.status.build()
+                    .plain.split("next ")[-1]
+                    .split("/")[0]
+                    .replace(",", "")
+                    .split()[0]
+                    or 0
+                )
                 > 100_000
             ),
             what="estimate of the paste",

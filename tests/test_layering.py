@@ -11,6 +11,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "llmchat_tui"
 CORE = [
     "config",
     "paths",
+    "budget",
+    "blocks",
+    "exporting",
+    "importing",
     "models",
     "store",
     "tokens",
@@ -60,3 +64,10 @@ def test_readme_key_table_and_config_reference_match_the_code():
         "README is out of date: run python -m llmchat_tui.docs --write"
     )
     assert "<!-- keys:begin -->\n| Where | Keys |" in readme
+
+
+def test_every_binding_has_an_id():
+    from llmchat_tui.docs import binding_rows
+
+    missing = [(where, keys) for where, keys, _what, binding_id in binding_rows() if not binding_id]
+    assert not missing

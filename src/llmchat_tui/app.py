@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message as TextualMessage
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from llmchat_tui import tokens
+from llmchat_tui import budget, tokens
 from llmchat_tui.config import Settings
 from llmchat_tui.generation import Generation, State
-from llmchat_tui.models import Conversation
+from llmchat_tui.models import Conversation, Message
 from llmchat_tui.sanitize import clean_line
 from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llmchat_tui.screens.pickers import HelpScreen, PickerDialog, SystemPromptDialog
 from llmchat_tui.session import ChatSession
 from llmchat_tui.store import Skipped, StoreError, Summary
 from llmchat_tui.widgets.messages import MessagePane
@@ -59,7 +62,48 @@ class ChatApp(App[int]):
         Binding("ctrl+g", "continue_reply", "Continue", id="continue_reply"),
         Binding("ctrl+f", "filter", "Filter", id="filter"),
         Binding("ctrl+b", "toggle_focus", "Sidebar ⇄ prompt", id="toggle_focus"),
+        Binding("ctrl+up", "select_messages", "Select messages", id="select_messages", show=False),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f3", "pick_model", "Model", id="pick_model", show=False),
+        Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
+        Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
+        Binding("f6", "export('md')", "Export Markdown", id="export_markdown", show=False),
+        Binding("shift+f6", "export('json')", "Export JSON", id="export_json", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    # Palette entries: (title, help, action) for every action of the app.
+    PALETTE = [
+        ("New chat", "Start a new conversation (Ctrl+N)", "new_conversation"),
+        ("Stop reply", "Stop the reply that is streaming (Esc)", "stop"),
+        (
+            "Regenerate reply",
+            "Replace the last reply, or resend a failed message (Ctrl+R)",
+            "regenerate",
+        ),
+        (
+            "Continue reply",
+            "Ask the model to go on from a cut or stopped reply (Ctrl+G)",
+            "continue_reply",
+        ),
+        (
+            "Pick model",
+            "Choose the model of this conversation from the server's list (F3)",
+            "pick_model",
+        ),
+        (
+            "Switch provider",
+            "Move this conversation to another provider profile (F4)",
+            "pick_profile",
+        ),
+        ("Edit system prompt", "This conversation's system prompt (F5)", "edit_system_prompt"),
+        ("Select messages", "Copy, edit or delete messages (Ctrl+Up)", "select_messages"),
+        ("Export as Markdown", "Write this conversation to a .md file (F6)", "export('md')"),
+        ("Export as JSON", "Write this conversation to a .json file (Shift+F6)", "export('json')"),
+        ("Filter conversations", "Search titles and messages (Ctrl+F)", "filter"),
+        ("Rename conversation", "Give the open conversation a title", "rename_current"),
+        ("Delete conversation", "Delete the open conversation", "delete_current"),
+        ("Keys", "Every key and action (F1)", "help"),
     ]
 
     @dataclass
@@ -88,6 +132,7 @@ class ChatApp(App[int]):
         self.warnings = warnings or []
         self.conversation: Conversation = session.new_conversation()
         self._draft_timer: Timer | None = None
+        self._editing: Message | None = None
         self._estimate_timer: Timer | None = None
         self._shutting_down = False
         session.on_generation_state.append(
@@ -122,8 +167,12 @@ class ChatApp(App[int]):
         return self.query_one(Sidebar)
 
     async def on_mount(self) -> None:
-        if self.settings.theme in self.available_themes:
-            self.theme = self.settings.theme
+        self.pane.price_lookup = self.session.price
+        remembered = self.session.ui_state.get("theme")
+        theme = remembered if isinstance(remembered, str) else self.settings.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
         self.sidebar.set_rows([row_of(s) for s in self.session.summaries()])
@@ -190,7 +239,8 @@ class ChatApp(App[int]):
         if not conversation.messages:
             await self.pane.mount(Static(self._empty_hint(), classes="empty-hint"))
         self.prompt.load(conversation.draft)
-        self.status.show(model=conversation.model or self.settings.model, generation=generation)
+        model = conversation.model or self.settings.model
+        self.status.show(model=model, generation=generation, price=self.session.price(model))
         self.sidebar.select(conversation.id)
         self._update_estimate()
         self.refresh_bindings()
@@ -219,15 +269,22 @@ class ChatApp(App[int]):
             # A big paste: count it off the UI thread so typing stays instant.
             self._estimate_in_thread(self.conversation, draft)
             return
-        count, exact = self.session.prompt_estimate(self.conversation, draft)
-        self.status.set_prompt_estimate(count, exact)
+        self._show_plan(self.conversation, self.session.plan(self.conversation, draft))
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
     def _estimate_in_thread(self, conversation: Conversation, draft: str) -> None:
         worker = get_current_worker()
-        count, exact = self.session.prompt_estimate(conversation, draft)
+        plan = self.session.plan(conversation, draft)
         if not worker.is_cancelled:
-            self.call_from_thread(self.status.set_prompt_estimate, count, exact)
+            self.call_from_thread(self._show_plan, conversation, plan)
+
+    def _show_plan(self, conversation: Conversation, plan: budget.Plan) -> None:
+        """Show the next request's size against the context, and what it leaves out."""
+        if conversation is not self.conversation:
+            return
+        exact = tokens.encoding_for_model(conversation.model or self.settings.model).exact
+        self.status.set_prompt_estimate(plan.prompt_tokens, exact, plan.limit, plan.dropped)
+        self.pane.mark_left_out(self.session.left_out(conversation, plan.dropped))
 
     # -- sending -------------------------------------------------------------
 
@@ -243,6 +300,9 @@ class ChatApp(App[int]):
             return
         for hint in self.pane.query(".empty-hint"):
             await hint.remove()
+        if self._editing is not None:
+            await self._resend_edited(conversation, self._editing, text)
+            return
         try:
             generation = await self.session.send(conversation, text)
         except (OSError, StoreError) as error:
@@ -290,7 +350,19 @@ class ChatApp(App[int]):
         await self.pane.add_message(generation.message, generation)
         self.sidebar.upsert(row_of(conversation, generating=True))
         self.sidebar.select(conversation.id)
-        self.status.show(model=generation.model, generation=generation)
+        self.status.show(
+            model=generation.model,
+            generation=generation,
+            price=self.session.price(generation.model),
+        )
+        if generation.dropped:
+            limit = self.session.context_limit(conversation)
+            self.notify(
+                f"The {generation.dropped} oldest message(s) were left out to fit the "
+                f"{limit:,}-token context of {clean_line(generation.model, 40)}.",
+                severity="warning",
+                timeout=8,
+            )
         self.run_worker(
             generation.run(),
             name=f"reply {conversation.id}",
@@ -341,6 +413,10 @@ class ChatApp(App[int]):
         """Stop the open conversation's reply (Esc)."""
         if self.session.cancel(self.conversation.id):
             self.status.update_running()
+        elif self._editing is not None and self.prompt.has_focus:
+            self._editing = None
+            self.prompt.load(self.conversation.draft)
+            self.status.set_note("")
         elif self.focused is self.sidebar.filter_input and self.sidebar.filter_input.value:
             self.sidebar.filter_input.value = ""
 
@@ -485,6 +561,213 @@ class ChatApp(App[int]):
     def search_results(self, event: SearchResults) -> None:
         if event.query == self.sidebar.filter_input.value.strip():
             self.sidebar.show_only(event.ids)
+
+    # -- power features ------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:
+            return
+        for title, help_text, action in self.PALETTE:
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if isinstance(name, str) and self.session.ui_state.get("theme") != name:
+            self.session.remember("theme", name)
+
+    def action_help(self) -> None:
+        """Every key and what it does (F1)."""
+        from llmchat_tui.docs import key_table
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(key_table()))
+
+    def action_select_messages(self) -> None:
+        """Move the focus to the messages to copy, edit or delete them (Ctrl+Up)."""
+        if self.pane.views():
+            self.pane.focus()
+        else:
+            self.notify("No messages yet.", timeout=3)
+
+    @on(MessagePane.Left)
+    def _left_messages(self) -> None:
+        self.prompt.focus()
+
+    @on(MessagePane.EditRequested)
+    def _edit_message(self, event: MessagePane.EditRequested) -> None:
+        conversation = self.conversation
+        if self.session.is_generating(conversation.id):
+            self.notify("Stop the reply first (Esc).", severity="warning")
+            return
+        later = len(conversation.messages) - conversation.messages.index(event.message) - 1
+        self._stash_draft()
+        self._editing = event.message
+        self.prompt.load(event.message.content)
+        self.prompt.focus()
+        self.status.set_note(
+            f"editing: Enter resends and drops the {later} later message(s) · Esc cancels"
+        )
+
+    async def _resend_edited(self, conversation: Conversation, message: Message, text: str) -> None:
+        self._editing = None
+        self.status.set_note("")
+        try:
+            generation = await self.session.edit_and_resend(conversation, message, text)
+        except (ValueError, RuntimeError, OSError, StoreError) as error:
+            self.notify(f"Could not resend: {error}", severity="error")
+            return
+        self.prompt.load(conversation.draft)
+        await self.pane.show(conversation, None)
+        await self._start(conversation, generation)
+
+    @on(MessagePane.DeleteRequested)
+    def _delete_message(self, event: MessagePane.DeleteRequested) -> None:
+        conversation = self.conversation
+        message = event.message
+        if self.session.is_generating(conversation.id):
+            self.notify("Stop the reply first (Esc).", severity="warning")
+            return
+        who = "your message" if message.role == "user" else "this reply"
+
+        async def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            try:
+                await self.session.delete_message(conversation, message)
+            except (ValueError, OSError, StoreError) as error:
+                self.notify(f"Could not delete: {error}", severity="error")
+                return
+            await self.pane.show(conversation, None)
+            self._update_estimate()
+            self.notify(f"Deleted {who}.", timeout=3)
+
+        self.push_screen(ConfirmDialog(f"Delete {who}? This cannot be undone."), done)
+
+    def action_pick_model(self) -> None:
+        """Choose this conversation's model from the server's list (F3)."""
+        conversation = self.conversation
+        client = self.session.client_for(conversation)
+
+        async def done(model: str | None) -> None:
+            if not model or model == conversation.model:
+                return
+            self.session.set_model(conversation, model)
+            await self._after_settings_change(conversation, f"Model: {model}")
+
+        self.push_screen(
+            PickerDialog(
+                "Model for this conversation",
+                current=conversation.model or self.settings.model,
+                load=client.list_models,
+                placeholder="Type to filter, or any model name",
+            ),
+            done,
+        )
+
+    def action_pick_profile(self) -> None:
+        """Move this conversation to another provider profile (F4)."""
+        profiles = sorted(self.settings.profiles)
+        if not profiles:
+            self.notify(
+                "No provider profiles yet: add [profiles.NAME] tables to the config file "
+                "(see the README).",
+                timeout=6,
+            )
+            return
+        conversation = self.conversation
+
+        async def done(profile: str | None) -> None:
+            if profile is None or profile == conversation.profile:
+                return
+            self.session.set_profile(conversation, profile)
+            await self._after_settings_change(
+                conversation, f"Provider: {profile} ({conversation.model})"
+            )
+
+        self.push_screen(
+            PickerDialog(
+                "Provider profile",
+                current=conversation.profile,
+                choices=profiles,
+                allow_free_text=False,
+            ),
+            done,
+        )
+
+    def action_edit_system_prompt(self) -> None:
+        """Edit this conversation's system prompt (F5)."""
+        conversation = self.conversation
+
+        async def done(text: str | None) -> None:
+            if text is None or text == conversation.system_prompt:
+                return
+            conversation.system_prompt = text
+            await self._after_settings_change(
+                conversation, "System prompt saved" if text else "System prompt cleared"
+            )
+
+        self.push_screen(
+            SystemPromptDialog(conversation.system_prompt, self.settings.prompts), done
+        )
+
+    async def _after_settings_change(self, conversation: Conversation, note: str) -> None:
+        try:
+            await self.session.save(conversation)
+        except (OSError, StoreError) as error:
+            self.notify(f"Could not save: {error}", severity="error")
+        if conversation.messages:
+            self.sidebar.upsert(
+                row_of(conversation, self.session.is_generating(conversation.id)), to_top=False
+            )
+        generation = self.session.generation(conversation.id)
+        self.status.show(
+            model=conversation.model,
+            generation=generation,
+            price=self.session.price(conversation.model),
+        )
+        self._update_estimate()
+        self.notify(note, timeout=3)
+
+    def action_export(self, kind: str) -> None:
+        """Write the open conversation to a Markdown or JSON file (F6, Shift+F6)."""
+        from llmchat_tui import exporting
+        from llmchat_tui.store import atomic_write_bytes
+
+        conversation = self.conversation
+        if not conversation.messages:
+            self.notify("Nothing to export yet.", timeout=3)
+            return
+        text = (
+            exporting.to_json(conversation)
+            if kind == "json"
+            else exporting.to_markdown(conversation)
+        )
+        name = f"{_slug(conversation.title)}-{conversation.id[-6:].lower()}.{kind}"
+        for folder in (Path.cwd(), data_dir_of(self.settings) / "exports"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / name
+                atomic_write_bytes(path, text.encode("utf-8"))
+            except OSError:
+                continue
+            self.notify(f"Exported to {path}", title="Export", timeout=8)
+            return
+        self.notify("Could not write the export anywhere.", severity="error")
+
+    def action_rename_current(self) -> None:
+        if self.conversation.messages:
+            self.post_message(Sidebar.RenameRequested(self.conversation.id))
+
+    def action_delete_current(self) -> None:
+        if self.conversation.messages:
+            self.post_message(Sidebar.DeleteRequested(self.conversation.id))
+
+
+def _slug(title: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "conversation"
 
 
 def data_dir_of(settings: Settings) -> Path:

@@ -9,15 +9,29 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmchat_tui import __version__, paths
 
+if TYPE_CHECKING:
+    from llmchat_tui.store import Store
+
 EPILOG = """\
+commands (without one, the chat app starts; see llmchat-tui COMMAND --help):
+  list                       saved conversations, newest first: ID<TAB>UPDATED<TAB>TITLE
+  export ID|--last [--format md|json] [-o FILE]
+                             print (or write to FILE) a conversation as Markdown or JSON
+  import FILE                import a ChatGPT data export (conversations.json or its zip)
+
 examples:
   OPENAI_API_KEY=sk-... llmchat-tui
   llmchat-tui --base-url http://localhost:11434/v1 --model llama3.2     # Ollama
   llmchat-tui --base-url http://127.0.0.1:8080/v1 --model local         # llama.cpp server
   llmchat-tui --config ~/my-llmchat.toml --data-dir /tmp/scratch-chats
+  llmchat-tui list | head -5
+  llmchat-tui export --last -o chat.md
+  llmchat-tui export 01JABCDEFGHJKMNPQRSTVWXYZ0 --format json > chat.json
+  llmchat-tui import ~/Downloads/chatgpt-export.zip
 
 keys: Enter sends, Ctrl+J (or Shift+Enter) adds a line, Esc stops a reply,
 Ctrl+N new chat, Ctrl+F filter, Ctrl+B sidebar/prompt, Ctrl+Q quits.
@@ -46,31 +60,44 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"folder for saved conversations (env LLMCHAT_DATA_DIR; default {paths.data_dir()})",
     )
+    parser.add_argument(
+        "--profile", "-p", help="provider profile from the config file's [profiles] tables"
+    )
     return parser
 
 
 class RedactSecret(logging.Filter):
-    """Replace the API key wherever it would appear in a log line."""
+    """Replace API keys wherever they would appear in a log line."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str = "") -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets: set[str] = {secret} if secret else set()
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def _redact(self, text: str) -> str:
         from llmchat_tui.sanitize import redact
 
+        for secret in self.secrets:
+            text = redact(text, secret)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.secret and self.secret in message:
-            record.msg, record.args = redact(message, self.secret), None
+        cleaned = self._redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:
             import traceback
 
             text = "".join(traceback.format_exception(*record.exc_info))
-            if self.secret and self.secret in text:
-                record.msg = f"{record.msg}\n{redact(text, self.secret)}"
+            cleaned = self._redact(text)
+            if cleaned != text:
+                record.msg = f"{record.msg}\n{cleaned}"
                 record.exc_info = None
                 record.exc_text = None
         return True
+
+
+REDACT = RedactSecret()
 
 
 def setup_logging(secret: str = "") -> Path | None:
@@ -83,7 +110,9 @@ def setup_logging(secret: str = "") -> Path | None:
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecret(secret))
+    if secret:
+        REDACT.secrets.add(secret)
+    handler.addFilter(REDACT)
     with contextlib.suppress(OSError):
         os.chmod(paths.log_file(), 0o600)
     root = logging.getLogger()
@@ -101,10 +130,15 @@ def fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``llmchat-tui`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    at = find_subcommand(argv)
+    if at is not None:
+        return run_subcommand(argv[at], argv[:at] + argv[at + 1 :])
     args = build_parser().parse_args(argv)
 
     from llmchat_tui.config import (
         ConfigError,
+        Settings,
         api_key_hint,
         config_file_exposes_key,
         load_settings,
@@ -115,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "base_url": args.base_url,
         "data_dir": str(args.data_dir) if args.data_dir else None,
+        "profile": args.profile,
     }
     try:
         settings = load_settings(flags=flags, config_path=args.config)
@@ -122,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         return fail(str(error))
     warnings = []
-    if settings.api_key and settings.config_file and config_file_exposes_key(settings.config_file):
+    holds_key = bool(settings.api_key) or any(
+        profile.get("api_key") for profile in settings.profiles.values()
+    )
+    if holds_key and settings.config_file and config_file_exposes_key(settings.config_file):
         warnings.append(
             f"{settings.config_file} holds an API key and other users can read it: "
             f"chmod 600 it, or use api_key_command."
@@ -152,15 +190,27 @@ def main(argv: list[str] | None = None) -> int:
         from llmchat_tui.llm import ChatClient
         from llmchat_tui.session import ChatSession
 
-        client = ChatClient(
-            base_url=settings.base_url,
-            api_key=api_key,
-            stream_usage=settings.stream_usage,
-            connect_timeout=settings.connect_timeout,
-            stall_timeout=settings.stall_timeout,
-            key_hint=api_key_hint(settings),
+        def make_client(profile_settings: Settings, key: str | None = None) -> ChatClient:
+            """A client for one provider profile (its key resolved now, and redacted)."""
+            if key is None:
+                try:
+                    key = resolve_api_key(profile_settings)
+                except ConfigError as error:
+                    logging.getLogger("llmchat_tui").warning("profile key: %s", error)
+                    key = ""
+            REDACT.secrets.add(key)
+            return ChatClient(
+                base_url=profile_settings.base_url,
+                api_key=key,
+                stream_usage=profile_settings.stream_usage,
+                connect_timeout=profile_settings.connect_timeout,
+                stall_timeout=profile_settings.stall_timeout,
+                key_hint=api_key_hint(profile_settings),
+            )
+
+        session = ChatSession(
+            settings, store, make_client(settings, api_key), client_factory=make_client
         )
-        session = ChatSession(settings, store, client)
         app = ChatApp(session, skipped=skipped, warnings=warnings)
         result = app.run()
         if app.return_code:
@@ -168,3 +218,151 @@ def main(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------------
+# Subcommands: list, export, import (no Textual; the store is used read-only
+# except by import, which takes the data folder's lock)
+# ---------------------------------------------------------------------------
+
+SUBCOMMANDS = ("list", "export", "import")
+_GLOBAL_OPTIONS = ("--data-dir", "--config")  # accepted before and after a subcommand
+
+
+def find_subcommand(argv: list[str]) -> int | None:
+    """The index of the subcommand in ``argv``: its first word after global options."""
+    at = 0
+    while at < len(argv):
+        arg = argv[at]
+        if arg in SUBCOMMANDS:
+            return at
+        if arg in _GLOBAL_OPTIONS:
+            at += 2
+        elif arg.partition("=")[0] in _GLOBAL_OPTIONS and "=" in arg:
+            at += 1
+        else:
+            return None
+    return None
+
+
+def build_subcommand_parser(name: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"llmchat-tui {name}")
+    if name == "list":
+        parser.description = (
+            "Print saved conversations, newest first, one per line: "
+            "ID<TAB>UPDATED (UTC, ISO 8601)<TAB>TITLE."
+        )
+    elif name == "export":
+        parser.description = "Print a saved conversation as Markdown (default) or JSON."
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("id", nargs="?", help="conversation id (or a unique prefix of one)")
+        which.add_argument("--last", action="store_true", help="the most recently updated one")
+        parser.add_argument("--format", "-f", choices=("md", "json"), default="md")
+        parser.add_argument(
+            "-o", "--output", type=Path, help="write to FILE (mode 0600) instead of stdout"
+        )
+    else:
+        parser.description = (
+            "Import a ChatGPT data export: conversations.json, the zip ChatGPT sends, or the "
+            "folder it unpacks to. Conversations imported before are skipped."
+        )
+        parser.add_argument("file", type=Path)
+    parser.add_argument("--config", type=Path, help="config file (for its data_dir)")
+    parser.add_argument("--data-dir", type=Path, help="folder of saved conversations")
+    return parser
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    """Run ``llmchat-tui NAME`` with the rest of the command line ``argv``."""
+    args = build_subcommand_parser(name).parse_args(argv)
+
+    from llmchat_tui.config import ConfigError, load_settings
+    from llmchat_tui.sanitize import clean_line
+    from llmchat_tui.store import Store, StoreError
+
+    flags = {"data_dir": str(args.data_dir) if args.data_dir else None}
+    try:
+        settings = load_settings(flags=flags, config_path=args.config)
+    except ConfigError as error:
+        return fail(str(error))
+    data_dir = Path(settings.data_dir).expanduser() if settings.data_dir else paths.data_dir()
+    store = Store(data_dir)
+    try:
+        if name == "list":
+            return _list(store)
+        if name == "export":
+            return _export(store, args)
+        return _import(store, args.file)
+    except BrokenPipeError:  # e.g. `llmchat-tui list | head -1`
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (OSError, StoreError) as error:
+        return fail(clean_line(str(error)))
+    finally:
+        store.close()
+
+
+def _has_conversations(store: Store) -> bool:
+    # Listing or exporting from a folder that does not exist must not create it.
+    return store.conversations_dir.is_dir()
+
+
+def _list(store: Store) -> int:
+    from llmchat_tui.exporting import iso_seconds
+    from llmchat_tui.sanitize import clean_line
+
+    if _has_conversations(store):
+        for row in store.summaries():
+            print(f"{row.id}\t{iso_seconds(row.updated_at)}\t{clean_line(row.title)}")
+    return 0
+
+
+def _export(store: Store, args: argparse.Namespace) -> int:
+    from llmchat_tui.exporting import render
+    from llmchat_tui.sanitize import clean_line
+    from llmchat_tui.store import StoreError, atomic_write_bytes
+
+    rows = store.summaries() if _has_conversations(store) else []
+    if args.last:
+        if not rows:
+            return fail(f"no saved conversations in {store.data_dir}")
+        conv_id = rows[0].id
+    else:
+        conv_id = args.id
+        try:
+            on_disk = store.path_for(conv_id).exists()  # an unreadable file: load says why
+        except StoreError:
+            on_disk = False
+        if not on_disk:
+            matches = [row.id for row in rows if conv_id and row.id.startswith(conv_id)]
+            if len(matches) > 1:
+                return fail(f"ambiguous id {clean_line(conv_id)}: {len(matches)} conversations")
+            if not matches:
+                return fail(f"no saved conversation {clean_line(conv_id)} (see llmchat-tui list)")
+            conv_id = matches[0]
+    text = render(store.load(conv_id), args.format)
+    if args.output is None or str(args.output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    try:
+        atomic_write_bytes(args.output, text.encode("utf-8"), 0o600)
+    except OSError as error:
+        return fail(f"cannot write {args.output}: {error.strerror or error}")
+    print(f"exported to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _import(store: Store, path: Path) -> int:
+    from llmchat_tui.importing import ImportFileError, import_chatgpt
+    from llmchat_tui.sanitize import clean_line
+
+    try:
+        report = import_chatgpt(store, path)
+    except ImportFileError as error:
+        return fail(clean_line(str(error)))
+    for reason in report.unreadable:
+        print(f"llmchat-tui: unreadable {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0

@@ -12,7 +12,7 @@ import shlex
 import stat
 import subprocess
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,29 @@ class Settings:
         "empty: the platform's user data folder).",
         default="",
     )
-    theme: str = _doc("Textual theme name.", default="textual-dark")
+    profile: str = _doc(
+        "Provider profile used for new conversations (a name under [profiles]; flag --profile).",
+        default="",
+    )
+    profiles: dict[str, dict[str, Any]] = _doc(
+        "Named providers: [profiles.NAME] with base_url, model, api_key_env, "
+        "api_key_command, api_key, stream_usage.",
+        default_factory=dict,
+    )
+    prompts: dict[str, str] = _doc(
+        'Named reusable system prompts: [prompts] NAME = "text".', default_factory=dict
+    )
+    context_windows: dict[str, int] = _doc(
+        "Context sizes in tokens by model name or prefix, overriding the built-in table.",
+        default_factory=dict,
+    )
+    prices: dict[str, dict[str, float]] = _doc(
+        'Prices in dollars per million tokens: [prices."MODEL"] input = 0.15, output = 0.6.',
+        default_factory=dict,
+    )
+    theme: str = _doc(
+        "Textual theme name (the last one picked in the app is remembered).", default="textual-dark"
+    )
     keymap: dict[str, str] = _doc(
         "Key overrides: binding id = 'key[,key...]' (see the key table).",
         default_factory=dict,
@@ -126,6 +148,20 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "data_dir": (str,),
     "theme": (str,),
     "keymap": (dict,),
+    "profile": (str,),
+    "profiles": (dict,),
+    "prompts": (dict,),
+    "context_windows": (dict,),
+    "prices": (dict,),
+}
+
+PROFILE_KEYS: dict[str, tuple[type, ...]] = {
+    "base_url": (str,),
+    "model": (str,),
+    "api_key": (str,),
+    "api_key_env": (str,),
+    "api_key_command": (str,),
+    "stream_usage": (bool,),
 }
 
 
@@ -163,12 +199,46 @@ def read_config_file(path: Path) -> dict[str, Any]:
             for binding_id, keys in value.items():
                 if not isinstance(keys, str):
                     raise ConfigError(f"config file {path}: keymap.{binding_id} must be a string")
+        if key in ("profiles", "prompts", "context_windows", "prices"):
+            _check_table(path, key, value)
         if key in ("connect_timeout", "stall_timeout") and value <= 0:
             raise ConfigError(f"config file {path}: {key} must be more than 0")
         if key in ("retry_attempts", "retry_base", "retry_cap") and value < 0:
             raise ConfigError(f"config file {path}: {key} must not be negative")
         checked[key] = float(value) if float in types and not isinstance(value, bool) else value
     return checked
+
+
+def _check_table(path: Path, key: str, table: dict[str, Any]) -> None:
+    """Check the nested tables (profiles, prompts, context windows, prices)."""
+    where = f"config file {path}"
+    for name, value in table.items():
+        if key == "prompts" and not isinstance(value, str):
+            raise ConfigError(f"{where}: prompts.{name} must be a string")
+        if key == "context_windows" and (
+            isinstance(value, bool) or not isinstance(value, int) or value <= 0
+        ):
+            raise ConfigError(f"{where}: context_windows.{name} must be a positive whole number")
+        if key == "prices":
+            if not isinstance(value, dict) or set(value) - {"input", "output"}:
+                raise ConfigError(f"{where}: prices.{name} must be a table with input and output")
+            for side, amount in value.items():
+                if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+                    raise ConfigError(f"{where}: prices.{name}.{side} must be a number ≥ 0")
+        if key == "profiles":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: profiles.{name} must be a table")
+            for field_name, field_value in value.items():
+                types = PROFILE_KEYS.get(field_name)
+                if types is None:
+                    known = ", ".join(PROFILE_KEYS)
+                    raise ConfigError(
+                        f"{where}: unknown key profiles.{name}.{field_name} (known: {known})"
+                    )
+                if not isinstance(field_value, types):
+                    raise ConfigError(
+                        f"{where}: profiles.{name}.{field_name} must be {_type_name(types)}"
+                    )
 
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -205,6 +275,17 @@ def load_settings(
         setattr(settings, key, value)
         settings.sources[key] = f"config file {path}"
 
+    if flags.get("profile"):
+        settings.profile = flags["profile"]
+        settings.sources["profile"] = "--profile"
+    if settings.profile:
+        if settings.profile not in settings.profiles:
+            known = ", ".join(sorted(settings.profiles)) or "none are defined"
+            raise ConfigError(f"unknown profile {settings.profile!r} (profiles: {known})")
+        for key, value in settings.profiles[settings.profile].items():
+            setattr(settings, key, value)
+            settings.sources[key] = f"profile {settings.profile}"
+
     env_map = {
         "model": "LLMCHAT_MODEL",
         "base_url": "OPENAI_BASE_URL",
@@ -222,6 +303,25 @@ def load_settings(
 
     settings.base_url = settings.base_url.rstrip("/") or OPENAI_BASE_URL
     return settings
+
+
+def for_profile(settings: Settings, name: str) -> Settings:
+    """A copy of ``settings`` with profile ``name`` applied ("" = the base settings).
+
+    Flags and environment still win over the profile for the default profile
+    only; switching profile in the app uses the profile's own values.
+    """
+    copy = replace(settings)
+    copy.sources = dict(settings.sources)
+    if not name:
+        return copy
+    if name not in settings.profiles:
+        raise ConfigError(f"unknown profile {name!r}")
+    copy.profile = name
+    for key, value in settings.profiles[name].items():
+        setattr(copy, key, value)
+    copy.base_url = copy.base_url.rstrip("/") or OPENAI_BASE_URL
+    return copy
 
 
 def config_file_exposes_key(path: Path) -> bool:

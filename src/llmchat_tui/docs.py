@@ -22,6 +22,8 @@ KEY_NAMES = {
     "enter": "Enter",
     "delete": "Delete",
     "tab": "Tab",
+    "up": "Up",
+    "down": "Down",
 }
 
 
@@ -37,6 +39,8 @@ def binding_rows() -> list[tuple[str, str, str, str]]:
     """(where, keys, what, binding id) for every user-facing binding."""
     from llmchat_tui.app import ChatApp
     from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
+    from llmchat_tui.screens.pickers import HelpScreen, PickerDialog, SystemPromptDialog
+    from llmchat_tui.widgets.messages import MessagePane
     from llmchat_tui.widgets.prompt import PromptInput
     from llmchat_tui.widgets.sidebar import ConversationList
 
@@ -45,8 +49,12 @@ def binding_rows() -> list[tuple[str, str, str, str]]:
         ("anywhere", ChatApp),
         ("prompt", PromptInput),
         ("sidebar list", ConversationList),
+        ("message list", MessagePane),
         ("rename dialog", RenameDialog),
         ("confirm dialog", ConfirmDialog),
+        ("model/provider picker", PickerDialog),
+        ("system prompt editor", SystemPromptDialog),
+        ("help screen", HelpScreen),
     ):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding)

@@ -123,6 +123,7 @@ class Generation:
         self.last_token_at: float | None = None
         self.ended_at: float | None = None
         self.listeners: list[Callable[[Generation], None]] = []
+        self.dropped = 0  # oldest history messages left out to fit the context
 
         self._task: asyncio.Task[None] | None = None
         self._dirty = False

@@ -158,6 +158,7 @@ class Conversation:
     updated_at: str = field(default_factory=now_iso)
     model: str = ""
     base_url: str = ""
+    profile: str = ""
     system_prompt: str = ""
     draft: str = ""
     messages: list[Message] = field(default_factory=list)
@@ -190,6 +191,7 @@ class Conversation:
             "updated_at": self.updated_at,
             "model": self.model,
             "base_url": self.base_url,
+            "profile": self.profile,
             "system_prompt": self.system_prompt,
             "draft": self.draft,
             "messages": [m.to_dict() for m in self.messages],
@@ -208,6 +210,7 @@ class Conversation:
             updated_at=str(data.get("updated_at") or data.get("created_at") or now_iso()),
             model=str(data.get("model") or ""),
             base_url=str(data.get("base_url") or ""),
+            profile=str(data.get("profile") or ""),
             system_prompt=str(data.get("system_prompt") or ""),
             draft=str(data.get("draft") or ""),
             messages=[Message.from_dict(m) for m in data["messages"]],

@@ -10,18 +10,21 @@ conversations can generate at once. No Textual import.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 
-from llmchat_tui import tokens
-from llmchat_tui.config import Settings
+from llmchat_tui import budget, tokens
+from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
 from llmchat_tui.models import Conversation, Message, Status
 from llmchat_tui.sanitize import clean
-from llmchat_tui.store import Store, Summary
+from llmchat_tui.store import Store, Summary, atomic_write_bytes
 
 log = logging.getLogger(__name__)
+
+UI_STATE_FILE = "ui-state.json"
 
 
 CONTINUE_INSTRUCTION = (
@@ -63,14 +66,17 @@ class ChatSession:
         client: ChatClient,
         *,
         clock: Callable[[], float] | None = None,
+        client_factory: Callable[[Settings], ChatClient] | None = None,
     ) -> None:
         self.settings = settings
+        self.client_factory = client_factory
+        self._clients: dict[str, ChatClient] = {settings.profile: client}
         self.clock = clock
         self.store = store
-        self.client = client
         self.conversations: dict[str, Conversation] = {}
         self.generations: dict[str, Generation] = {}
         self._save_locks: dict[str, asyncio.Lock] = {}
+        self._ui_state: dict[str, object] | None = None
         self.on_generation_state: list[Callable[[str, Generation], None]] = []
 
     # -- conversations -----------------------------------------------------
@@ -78,11 +84,13 @@ class ChatSession:
     def summaries(self) -> list[Summary]:
         return self.store.summaries()
 
-    def new_conversation(self) -> Conversation:
+    def new_conversation(self, profile: str | None = None) -> Conversation:
         """A new, empty conversation (saved once it has a message)."""
+        settings = self.settings_for(self.settings.profile if profile is None else profile)
         conversation = Conversation(
-            model=self.settings.model,
-            base_url=self.settings.base_url,
+            model=settings.model,
+            base_url=settings.base_url,
+            profile=settings.profile,
             system_prompt=self.settings.system_prompt,
         )
         self.conversations[conversation.id] = conversation
@@ -122,6 +130,42 @@ class ChatSession:
         self.conversations.pop(conversation_id, None)
         self.store.delete(conversation_id)
 
+    # -- providers -----------------------------------------------------------
+
+    def settings_for(self, profile: str) -> Settings:
+        """The settings of a provider profile ("" or the default: the base settings)."""
+        if not profile or profile == self.settings.profile or profile not in self.settings.profiles:
+            return self.settings
+        return for_profile(self.settings, profile)
+
+    def client_for(self, conversation: Conversation) -> ChatClient:
+        """The client of the conversation's profile (made once, then reused)."""
+        profile = conversation.profile
+        if profile not in self.settings.profiles:
+            profile = self.settings.profile
+        client = self._clients.get(profile)
+        if client is None:
+            if self.client_factory is None:
+                return self._clients[self.settings.profile]
+            client = self.client_factory(self.settings_for(profile))
+            self._clients[profile] = client
+        return client
+
+    @property
+    def client(self) -> ChatClient:
+        """The default profile's client."""
+        return self._clients[self.settings.profile]
+
+    def set_model(self, conversation: Conversation, model: str) -> None:
+        conversation.model = model
+
+    def set_profile(self, conversation: Conversation, profile: str) -> None:
+        """Move a conversation to another provider (and that provider's model)."""
+        settings = self.settings_for(profile)
+        conversation.profile = profile
+        conversation.base_url = settings.base_url
+        conversation.model = settings.model
+
     # -- replies -----------------------------------------------------------
 
     def generation(self, conversation_id: str) -> Generation | None:
@@ -134,13 +178,47 @@ class ChatSession:
 
     def prompt_estimate(self, conversation: Conversation, draft: str = "") -> tuple[int, bool]:
         """Tiktoken estimate of the next request, and whether it is exact."""
+        plan = self.plan(conversation, draft)
         choice = tokens.encoding_for_model(conversation.model or self.settings.model)
-        messages = request_messages(conversation)
+        return plan.prompt_tokens, choice.exact
+
+    def context_limit(self, conversation: Conversation) -> int | None:
+        """The context window of the conversation's model, if known."""
+        return budget.context_window(
+            conversation.model or self.settings.model, self.settings.context_windows
+        )
+
+    def plan(
+        self,
+        conversation: Conversation,
+        draft: str = "",
+        extra: list[dict[str, str]] | None = None,
+    ) -> budget.Plan:
+        """What the next request would send: the oldest messages are left out
+        (never the system prompt) when the whole history does not fit."""
+        messages = request_messages(conversation) + list(extra or [])
         if draft.strip():
             messages.append({"role": "user", "content": draft})
-        return tokens.count_messages(
-            messages, conversation.model or self.settings.model
-        ), choice.exact
+        model = conversation.model or self.settings.model
+        return budget.plan_request(messages, model, self.context_limit(conversation))
+
+    def left_out(self, conversation: Conversation, dropped: int) -> list[Message]:
+        """The conversation's messages behind the first ``dropped`` request entries."""
+        if dropped <= 0:
+            return []
+        found: list[Message] = []
+        for message in conversation.messages:
+            if message.role == "system" or (message.role == "assistant" and not message.content):
+                continue
+            if len(found) >= dropped and not (
+                message.role == "assistant" and found and found[-1].role == "assistant"
+            ):
+                break
+            found.append(message)
+        return found
+
+    def price(self, model: str) -> budget.Price | None:
+        return budget.price_for(model, self.settings.prices)
 
     async def send(self, conversation: Conversation, text: str) -> Generation:
         """Add the user's message, save it, and return the reply to run.
@@ -183,6 +261,55 @@ class ChatSession:
             conversation, extra=[{"role": "user", "content": CONTINUE_INSTRUCTION}]
         )
 
+    async def edit_and_resend(
+        self, conversation: Conversation, message: Message, text: str
+    ) -> Generation:
+        """Replace one of the user's messages and everything after it, then resend.
+
+        The later messages are dropped (the README says so, and so does the
+        status bar while editing).
+        """
+        self._check_idle(conversation)
+        if message.role != "user" or message not in conversation.messages:
+            raise ValueError("only your own messages in this conversation can be edited")
+        del conversation.messages[conversation.messages.index(message) :]
+        return await self.send(conversation, text)
+
+    async def delete_message(self, conversation: Conversation, message: Message) -> None:
+        """Remove one message from a conversation and save it."""
+        self._check_idle(conversation)
+        if message not in conversation.messages:
+            raise ValueError("that message is not in this conversation")
+        conversation.messages.remove(message)
+        conversation.touch()
+        lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
+        async with lock:
+            await asyncio.to_thread(self.store.save, conversation)
+
+    # -- remembered UI state ---------------------------------------------------
+
+    @property
+    def ui_state(self) -> dict[str, object]:
+        """Small UI choices remembered across runs (the theme)."""
+        if self._ui_state is None:
+            try:
+                data = json.loads((self.store.data_dir / UI_STATE_FILE).read_text("utf-8"))
+                self._ui_state = data if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                self._ui_state = {}
+        return self._ui_state
+
+    def remember(self, key: str, value: object) -> None:
+        """Store one UI choice (written atomically, 0600)."""
+        state = self.ui_state
+        state[key] = value
+        try:
+            atomic_write_bytes(
+                self.store.data_dir / UI_STATE_FILE, json.dumps(state, indent=1).encode()
+            )
+        except OSError:
+            log.exception("could not remember %s", key)
+
     def _check_idle(self, conversation: Conversation) -> None:
         if self.is_generating(conversation.id):
             raise RuntimeError("a reply is already being generated in this conversation")
@@ -193,8 +320,10 @@ class ChatSession:
         model = conversation.model or self.settings.model
         request = request_messages(conversation) + list(extra or [])
         estimate = None
+        dropped = 0
         if tokens.is_loaded(tokens.encoding_for_model(model).name):
-            estimate = tokens.count_messages(request, model)
+            plan = budget.plan_request(request, model, self.context_limit(conversation))
+            request, estimate, dropped = plan.messages, plan.prompt_tokens, plan.dropped
         reply = conversation.add(Message(role="assistant", status=Status.STREAMING, model=model))
         await self.save(conversation)
 
@@ -204,7 +333,7 @@ class ChatSession:
 
         generation = Generation(
             message=reply,
-            client=self.client,
+            client=self.client_for(conversation),
             request=request,
             model=model,
             save=checkpoint,
@@ -217,6 +346,7 @@ class ChatSession:
             temperature=self.settings.temperature,
             **({"clock": self.clock} if self.clock is not None else {}),
         )
+        generation.dropped = dropped
         self.generations[conversation.id] = generation
         generation.listeners.append(lambda g, cid=conversation.id: self._state_changed(cid, g))
         return generation
@@ -248,4 +378,5 @@ class ChatSession:
                 self.save_now(conversation)
             except Exception:
                 log.exception("saving at exit failed")
-        await self.client.close()
+        for client in self._clients.values():
+            await client.close()

@@ -140,7 +140,7 @@ def is_loaded(name: str) -> bool:
     return name in _encodings
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _count_cached(encoding_name: str, text: str) -> int:
     return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
 

@@ -10,14 +10,20 @@ user scrolls up.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
+from llmchat_tui.blocks import code_blocks
+from llmchat_tui.budget import Price, cost, format_cost
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.models import Conversation, Message, Status
 from llmchat_tui.sanitize import clean, clean_line
@@ -32,8 +38,8 @@ STATUS_TEXT = {
 }
 
 
-def message_footer(message: Message) -> Content:
-    """The line under an assistant message: status, error, speed, tokens."""
+def message_footer(message: Message, price: Price | None = None) -> Content:
+    """The line under an assistant message: status, error, speed, tokens, cost."""
     parts: list[tuple[str, str] | str] = []
     status = STATUS_TEXT.get(message.status)
     if status is not None:
@@ -48,6 +54,9 @@ def message_footer(message: Message) -> Content:
     if message.usage is not None and message.usage.completion_tokens is not None:
         mark = "" if message.usage.source == "server" else "≈"
         stats.append(f"{mark}{message.usage.completion_tokens:,} tokens")
+        spent = cost(message.usage.prompt_tokens, message.usage.completion_tokens, price)
+        if spent is not None:
+            stats.append(f"{mark}{format_cost(spent)}")
     if stats:
         parts += ["  " if parts else "", (" · ".join(stats), "$text-muted")]
     return Content.assemble(*parts)
@@ -95,7 +104,7 @@ class AssistantMessageView(Vertical):
                     classes="reasoning shown",
                 )
             yield Static(RichMarkdown(self.message.content or " "), classes="body")
-        yield Static(message_footer(self.message), classes="footer")
+        yield Static(message_footer(self.message, self._price()), classes="footer")
 
     def on_mount(self) -> None:
         if self.generation is not None and self.generation.active:
@@ -130,20 +139,130 @@ class AssistantMessageView(Vertical):
                 await asyncio.sleep(1 / 60)
         finally:
             await stream.stop()
-        footer.update(message_footer(self.message))
+        footer.update(message_footer(self.message, self._price()))
+
+    def _price(self) -> Price | None:
+        pane = self.parent
+        lookup = getattr(pane, "price_lookup", None)
+        return lookup(self.message.model or "") if lookup is not None else None
 
     def refresh_footer(self) -> None:
-        self.query_one(".footer", Static).update(message_footer(self.message))
+        self.query_one(".footer", Static).update(message_footer(self.message, self._price()))
 
 
 class MessagePane(VerticalScroll):
-    """The scrolling list of messages of the open conversation."""
+    """The scrolling list of messages of the open conversation.
+
+    With the focus here, Up/Down select a message; C copies it, B copies its
+    code blocks one after another, E edits a message of yours and resends it,
+    Delete removes it, Esc goes back to the prompt.
+    """
+
+    BINDINGS = [
+        Binding("up", "select(-1)", "Previous", id="message_previous", show=False),
+        Binding("down", "select(1)", "Next", id="message_next", show=False),
+        Binding("c", "copy_message", "Copy", id="copy_message"),
+        Binding("b", "copy_code", "Copy code", id="copy_code"),
+        Binding("e", "edit_message", "Edit", id="edit_message"),
+        Binding("delete,x", "delete_message", "Delete", id="delete_message"),
+        Binding("escape", "leave", "Back to prompt", id="leave_messages"),
+    ]
+
+    @dataclass
+    class EditRequested(TextualMessage):
+        """Edit and resend this user message (later messages are dropped)."""
+
+        message: Message
+
+    @dataclass
+    class DeleteRequested(TextualMessage):
+        message: Message
+
+    @dataclass
+    class Left(TextualMessage):
+        """The user left the message list (Esc)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.conversation: Conversation | None = None
         self._hidden: list[Message] = []
         self._loading_older = False
+        self.selected: Message | None = None
+        self._code_turn = 0
+        self.price_lookup: Callable[[str], Price | None] | None = None
+
+    # -- selection ---------------------------------------------------------
+
+    def on_focus(self) -> None:
+        if self.selected is None or self.view_of(self.selected) is None:
+            views = self.views()
+            if views:
+                self._select(views[-1])
+
+    def on_blur(self) -> None:
+        for view in self.query(".-selected"):
+            view.remove_class("-selected")
+
+    def _select(self, view: Widget) -> None:
+        for old in self.query(".-selected"):
+            old.remove_class("-selected")
+        view.add_class("-selected")
+        self.selected = view.message  # type: ignore[attr-defined]
+        self._code_turn = 0
+        self.scroll_to_widget(view, animate=False)
+
+    def action_select(self, step: int) -> None:
+        views = self.views()
+        if not views:
+            return
+        current = self.view_of(self.selected) if self.selected is not None else None
+        index = views.index(current) if current in views else len(views)
+        self._select(views[max(0, min(len(views) - 1, index + step))])
+
+    def action_copy_message(self) -> None:
+        message = self.selected
+        if message is None:
+            return
+        text = clean(message.content)
+        self.app.copy_to_clipboard(text)
+        who = "your message" if message.role == "user" else "the reply"
+        self.notify(f"Copied {who} ({len(text):,} characters) to the clipboard.", timeout=3)
+
+    def action_copy_code(self) -> None:
+        message = self.selected
+        if message is None:
+            return
+        blocks = code_blocks(message.content)
+        if not blocks:
+            self.notify("This message has no code block.", timeout=3)
+            return
+        index = self._code_turn % len(blocks)
+        self._code_turn += 1
+        text = clean(blocks[index])
+        self.app.copy_to_clipboard(text)
+        more = " (press B again for the next)" if len(blocks) > 1 else ""
+        self.notify(
+            f"Copied code block {index + 1} of {len(blocks)} "
+            f"({len(text.splitlines())} lines){more}.",
+            timeout=4,
+        )
+
+    def action_edit_message(self) -> None:
+        if self.selected is None:
+            return
+        if self.selected.role != "user":
+            self.notify(
+                "Only your own messages can be edited; Ctrl+R regenerates a reply.", timeout=4
+            )
+            return
+        self.post_message(self.EditRequested(self.selected))
+
+    def action_delete_message(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.DeleteRequested(self.selected))
+
+    def action_leave(self) -> None:
+        self.post_message(self.Left())
 
     def view_for(self, message: Message, generation: Generation | None) -> Static | Vertical:
         if message.role == "user":
@@ -176,6 +295,12 @@ class MessagePane(VerticalScroll):
         """Append a view for a new message and follow the end."""
         await self.mount(self.view_for(message, generation))
         self.anchor()
+
+    def mark_left_out(self, messages: Sequence[Message]) -> None:
+        """Dim the messages the next request leaves out (they do not fit)."""
+        ids = {m.id for m in messages}
+        for view in self.views():
+            view.set_class(view.message.id in ids, "-left-out")
 
     def views(self) -> list[AssistantMessageView | UserMessageView]:
         return [w for w in self.children if isinstance(w, (AssistantMessageView, UserMessageView))]

@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
+from llmchat_tui.budget import Price, cost, format_cost
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.sanitize import clean_line
 
@@ -51,6 +52,9 @@ class StatusBar(Static):
         self.generation: Generation | None = None
         self.prompt_tokens: int | None = None
         self.prompt_exact = True
+        self.limit: int | None = None
+        self.dropped = 0
+        self.price: Price | None = None
         self.note = ""
         self._timer: Timer | None = None
 
@@ -58,18 +62,23 @@ class StatusBar(Static):
         self._timer = self.set_interval(1 / self.REFRESH_HZ, self._tick, pause=True)
         self.render_now()
 
-    def show(self, *, model: str, generation: Generation | None) -> None:
+    def show(
+        self, *, model: str, generation: Generation | None, price: Price | None = None
+    ) -> None:
         """Follow ``generation`` (or none) for a conversation using ``model``."""
         self.model = model
+        self.price = price
         self.generation = generation
         self.update_running()
 
-    def set_prompt_estimate(self, tokens: int | None, exact: bool) -> None:
-        """The estimate of the next request's prompt tokens."""
-        if tokens == self.prompt_tokens and exact == self.prompt_exact:
+    def set_prompt_estimate(
+        self, tokens: int | None, exact: bool, limit: int | None = None, dropped: int = 0
+    ) -> None:
+        """The estimate of the next request's prompt tokens, against the context limit."""
+        new = (tokens, exact, limit, dropped)
+        if new == (self.prompt_tokens, self.prompt_exact, self.limit, self.dropped):
             return
-        self.prompt_tokens = tokens
-        self.prompt_exact = exact
+        self.prompt_tokens, self.prompt_exact, self.limit, self.dropped = new
         self.render_now()
 
     def set_note(self, note: str) -> None:
@@ -129,7 +138,17 @@ class StatusBar(Static):
                 parts += [sep, f"in ≈{generation.prompt_estimate:,}"]
             if usage is not None:
                 parts += [" ", ("(server)", "$text-muted")]
-        parts += [sep, f"next {_fmt_count(self.prompt_tokens, self.prompt_exact)}"]
+            if self.price is not None:
+                prompt = usage.prompt_tokens if usage is not None else generation.prompt_estimate
+                spent = cost(prompt, count.value, self.price)
+                if spent is not None:
+                    parts += [sep, ("" if usage is not None else "≈") + format_cost(spent)]
+        next_text = f"next {_fmt_count(self.prompt_tokens, self.prompt_exact)}"
+        if self.limit:
+            next_text += f"/{self.limit:,}"
+        parts += [sep, next_text]
+        if self.dropped:
+            parts += [" ", (f"({self.dropped} oldest left out)", "$warning")]
         if self.note:
             parts += [sep, (self.note, "$text-muted")]
         return Content.assemble(*parts)
