@@ -208,7 +208,11 @@ async def test_reasoning_is_shown_and_saved_but_not_sent_back(make_app, server, 
         await send(pilot, "2+2?")
         await finish(pilot, app)
         text = screen_text(app)
-        assert "Let me think." in text and "The answer is 4." in text
+        # Collapsed and dimmed above the answer until the user expands it.
+        assert "Reasoning (13 characters)" in text and "The answer is 4." in text
+        assert "Let me think." not in text
+        await pilot.click(".reasoning CollapsibleTitle")
+        await wait_until(pilot, lambda: "Let me think." in screen_text(app), what="expanded")
         await send(pilot, "thanks")
         await finish(pilot, app)
     assert server.chat_requests[1].body["messages"][1] == {

@@ -71,3 +71,17 @@ def test_every_binding_has_an_id():
 
     missing = [(where, keys) for where, keys, _what, binding_id in binding_rows() if not binding_id]
     assert not missing
+
+
+def test_app_keys_do_not_clash_with_the_prompt_or_inputs():
+    """A key the prompt (TextArea) or an Input binds never reaches the app."""
+    from textual.widgets import Input, TextArea
+
+    from llmchat_tui.app import ChatApp
+
+    def keys(bindings):
+        return {key.strip() for b in bindings for key in b.key.split(",")}
+
+    taken = keys(TextArea.BINDINGS) | keys(Input.BINDINGS)
+    clashes = keys(ChatApp.BINDINGS) & taken
+    assert not clashes, clashes

@@ -67,8 +67,8 @@ class ChatApp(App[int]):
         Binding("f3", "pick_model", "Model", id="pick_model", show=False),
         Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
         Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
-        Binding("f6", "export('md')", "Export Markdown", id="export_markdown", show=False),
-        Binding("shift+f6", "export('json')", "Export JSON", id="export_json", show=False),
+        Binding("f8", "export('md')", "Export Markdown", id="export_markdown", show=False),
+        Binding("shift+f8", "export('json')", "Export JSON", id="export_json", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -98,8 +98,8 @@ class ChatApp(App[int]):
         ),
         ("Edit system prompt", "This conversation's system prompt (F5)", "edit_system_prompt"),
         ("Select messages", "Copy, edit or delete messages (Ctrl+Up)", "select_messages"),
-        ("Export as Markdown", "Write this conversation to a .md file (F6)", "export('md')"),
-        ("Export as JSON", "Write this conversation to a .json file (Shift+F6)", "export('json')"),
+        ("Export as Markdown", "Write this conversation to a .md file (F8)", "export('md')"),
+        ("Export as JSON", "Write this conversation to a .json file (Shift+F8)", "export('json')"),
         ("Filter conversations", "Search titles and messages (Ctrl+F)", "filter"),
         ("Rename conversation", "Give the open conversation a title", "rename_current"),
         ("Delete conversation", "Delete the open conversation", "delete_current"),
@@ -730,7 +730,7 @@ class ChatApp(App[int]):
         self.notify(note, timeout=3)
 
     def action_export(self, kind: str) -> None:
-        """Write the open conversation to a Markdown or JSON file (F6, Shift+F6)."""
+        """Write the open conversation to a Markdown or JSON file (F8, Shift+F8)."""
         from llmchat_tui import exporting
         from llmchat_tui.store import atomic_write_bytes
 

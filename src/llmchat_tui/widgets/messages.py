@@ -20,7 +20,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
+from textual.widgets import Collapsible, Markdown, Static
 
 from llmchat_tui.blocks import code_blocks
 from llmchat_tui.budget import Price, cost, format_cost
@@ -95,16 +95,26 @@ class AssistantMessageView(Vertical):
         header = clean_line(self.message.model or "assistant", 60)
         yield Static(Content.styled(header, "$text-muted"), classes="header")
         if self.generation is not None and self.generation.active:
-            yield Static(Content(""), classes="reasoning")
+            yield self._reasoning_block("")
             yield Markdown(classes="body live")
         else:
             if self.message.reasoning:
-                yield Static(
-                    Content.styled(self.message.reasoning, "italic $text-muted"),
-                    classes="reasoning shown",
-                )
+                block = self._reasoning_block(self.message.reasoning)
+                block.add_class("shown")
+                yield block
             yield Static(RichMarkdown(self.message.content or " "), classes="body")
         yield Static(message_footer(self.message, self._price()), classes="footer")
+
+    @staticmethod
+    def _reasoning_block(text: str) -> Collapsible:
+        """Reasoning: collapsed and dimmed above the answer; expand on demand."""
+        title = f"Reasoning ({len(text):,} characters)" if text else "Reasoning"
+        return Collapsible(
+            Static(Content.styled(text, "italic $text-muted"), classes="reasoning-text"),
+            title=title,
+            collapsed=True,
+            classes="reasoning",
+        )
 
     def on_mount(self) -> None:
         if self.generation is not None and self.generation.active:
@@ -113,7 +123,8 @@ class AssistantMessageView(Vertical):
     async def _follow(self, generation: Generation) -> None:
         """Feed the live Markdown from the generation until it ends."""
         body = self.query_one(".body.live", Markdown)
-        reasoning = self.query_one(".reasoning", Static)
+        reasoning = self.query_one(".reasoning", Collapsible)
+        reasoning_text = self.query_one(".reasoning-text", Static)
         footer = self.query_one(".footer", Static)
         stream = Markdown.get_stream(body)
         shown_reasoning = 0
@@ -128,8 +139,11 @@ class AssistantMessageView(Vertical):
                     await stream.write(fresh)
                 if len(generation.reasoning_parts) > shown_reasoning:
                     shown_reasoning = len(generation.reasoning_parts)
-                    reasoning.update(Content.styled(generation.reasoning(), "italic $text-muted"))
+                    text = generation.reasoning()
+                    reasoning.title = f"Reasoning ({len(text):,} characters)"
                     reasoning.add_class("shown")
+                    if not reasoning.collapsed:
+                        reasoning_text.update(Content.styled(text, "italic $text-muted"))
                 if generation.done.is_set() and self.shown_parts >= len(generation.parts):
                     break
                 if generation.state is State.RETRYING:
@@ -140,6 +154,7 @@ class AssistantMessageView(Vertical):
         finally:
             await stream.stop()
         footer.update(message_footer(self.message, self._price()))
+        reasoning_text.update(Content.styled(generation.reasoning(), "italic $text-muted"))
 
     def _price(self) -> Price | None:
         pane = self.parent
