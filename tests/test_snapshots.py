@@ -92,3 +92,38 @@ def test_populated_sidebar(snap_compare, make_app, data_dir):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+
+
+def test_model_picker_dialog(snap_compare, make_app, server):
+    server.models = ["gpt-4o-mini", "llama3.2", "qwen2.5:7b", "mistral-small"]
+    app = make_app()
+    stable(app)
+
+    async def before(pilot):
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: "4 available" in str(
+            app.screen.query_one("#picker-note").render()), what="list loaded")
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+
+
+def test_system_prompt_dialog(snap_compare, make_app):
+    app = make_app(prompts={"pirate": "Talk like a pirate.", "terse": "Answer in one line."})
+    stable(app)
+
+    async def before(pilot):
+        await pilot.press("f5")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+
+
+def test_help_screen(snap_compare, make_app):
+    app = make_app()
+    stable(app)
+
+    async def before(pilot):
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
