@@ -112,3 +112,53 @@ def test_api_key_sources(tmp_path):
 def test_every_setting_is_documented():
     names = [name for name, _default, doc in Settings.documented_fields() if doc]
     assert {"model", "base_url", "system_prompt", "stream_usage", "stall_timeout"} <= set(names)
+
+
+def test_paths_command_shows_where_files_live(capsys, tmp_path):
+    assert cli.main(["paths", "--data-dir", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert f"config file    {paths.default_config_file()}  (not created yet)" in out
+    assert f"conversations  {tmp_path / 'd' / 'conversations'}" in out
+    assert f"log file       {paths.log_file()}" in out
+
+
+def test_profiles_apply_and_unknown_profiles_are_named():
+    write_config(
+        'model = "gpt-4o-mini"\n'
+        '[profiles.ollama]\nbase_url = "http://localhost:11434/v1"\nmodel = "llama3.2"\n'
+        "stream_usage = false\n"
+    )
+    settings = load_settings(flags={"profile": "ollama"}, environ={})
+    assert (settings.base_url, settings.model, settings.stream_usage) == (
+        "http://localhost:11434/v1",
+        "llama3.2",
+        False,
+    )
+    with pytest.raises(ConfigError, match="unknown profile 'nope' \\(profiles: ollama\\)"):
+        load_settings(flags={"profile": "nope"}, environ={})
+
+
+def test_bad_profile_key_is_one_line():
+    path = write_config('[profiles.x]\nbase_ulr = "http://x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={})
+    assert "unknown key profiles.x.base_ulr" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_cli_warns_when_a_config_with_a_key_is_readable(monkeypatch):
+    path = write_config('api_key = "sk-abc123"\n')
+    path.chmod(0o644)
+    seen = {}
+
+    class FakeApp:
+        def __init__(self, session, **kwargs):
+            seen.update(kwargs)
+            self.return_code = 0
+
+        def run(self):
+            return 0
+
+    monkeypatch.setattr("llmchat_tui.app.ChatApp", FakeApp)
+    assert cli.main(["--data-dir", str(path.parent / "data")]) == 0
+    assert any("other users can read it" in w for w in seen["warnings"])
+    assert seen["first_run"] is False

@@ -101,8 +101,11 @@ def test_model_picker_dialog(snap_compare, make_app, server):
 
     async def before(pilot):
         await pilot.press("f3")
-        await wait_until(pilot, lambda: "4 available" in str(
-            app.screen.query_one("#picker-note").render()), what="list loaded")
+        await wait_until(
+            pilot,
+            lambda: "4 available" in str(app.screen.query_one("#picker-note").render()),
+            what="list loaded",
+        )
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=before)
 

@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from llmchat_tui import budget, tokens
+from llmchat_tui import budget, paths, tokens
 from llmchat_tui.config import Settings
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.models import Conversation, Message
@@ -32,6 +32,7 @@ from llmchat_tui.widgets.messages import MessagePane
 from llmchat_tui.widgets.prompt import PromptInput
 from llmchat_tui.widgets.sidebar import Row, Sidebar
 from llmchat_tui.widgets.status_bar import StatusBar
+from llmchat_tui.widgets.welcome import Welcome
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class ChatApp(App[int]):
     """llmchat-tui: conversations on the left, the chat on the right."""
 
     CSS_PATH = "app.tcss"
+
+    #: Where first run looks for local servers (tests point it at their own).
+    probe_servers: list[tuple[str, int]] | None = None
     TITLE = "llmchat-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -124,8 +128,10 @@ class ChatApp(App[int]):
         *,
         skipped: list[Skipped] | None = None,
         warnings: list[str] | None = None,
+        first_run: bool = False,
     ) -> None:
         super().__init__()
+        self.first_run = first_run
         self.session = session
         self.settings: Settings = session.settings
         self.skipped = skipped or []
@@ -237,13 +243,47 @@ class ChatApp(App[int]):
         generation = self.session.generation(conversation.id)
         await self.pane.show(conversation, generation)
         if not conversation.messages:
-            await self.pane.mount(Static(self._empty_hint(), classes="empty-hint"))
+            if self.first_run:
+                welcome = Welcome(str(self.settings.config_file or paths.default_config_file()))
+                await self.pane.mount(welcome)
+                self._probe_local_servers()
+            else:
+                await self.pane.mount(Static(self._empty_hint(), classes="empty-hint"))
         self.prompt.load(conversation.draft)
         model = conversation.model or self.settings.model
         self.status.show(model=model, generation=generation, price=self.session.price(model))
         self.sidebar.select(conversation.id)
         self._update_estimate()
         self.refresh_bindings()
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def _probe_local_servers(self) -> None:
+        from llmchat_tui.discovery import probe
+
+        found = await probe(self.probe_servers)
+        for welcome in self.query(Welcome):
+            welcome.show_found(found)
+
+    @on(Welcome.ServerChosen)
+    async def _server_chosen(self, event: Welcome.ServerChosen) -> None:
+        from llmchat_tui.config import ConfigError, remember_server
+
+        server = event.server
+        model = server.models[0] if server.models else self.settings.model
+        path = self.settings.config_file or paths.default_config_file()
+        try:
+            remember_server(path, server.base_url, model)
+        except (ConfigError, OSError) as error:
+            self.notify(f"Not saved: {error}", severity="warning", timeout=8)
+        else:
+            self.notify(f"Saved {server.base_url} and model {model} to {path}", timeout=8)
+        self.session.use_server(server.base_url, model)
+        self.first_run = False
+        conversation = self.conversation
+        if not conversation.messages:
+            conversation.base_url, conversation.model = server.base_url, model
+        await self._show(conversation)
+        self.prompt.focus()
 
     def _empty_hint(self) -> Content:
         model = clean_line(self.conversation.model or self.settings.model, 60)
@@ -771,6 +811,4 @@ def _slug(title: str) -> str:
 
 
 def data_dir_of(settings: Settings) -> Path:
-    from llmchat_tui import paths
-
     return Path(settings.data_dir).expanduser() if settings.data_dir else paths.data_dir()

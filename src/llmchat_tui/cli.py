@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from llmchat_tui import __version__, paths
 
 if TYPE_CHECKING:
+    from llmchat_tui.config import Settings
     from llmchat_tui.store import Store
 
 EPILOG = """\
@@ -22,6 +23,7 @@ commands (without one, the chat app starts; see llmchat-tui COMMAND --help):
   export ID|--last [--format md|json] [-o FILE]
                              print (or write to FILE) a conversation as Markdown or JSON
   import FILE                import a ChatGPT data export (conversations.json or its zip)
+  paths                      where the config file, conversations and log file are
 
 examples:
   OPENAI_API_KEY=sk-... llmchat-tui
@@ -33,8 +35,11 @@ examples:
   llmchat-tui export 01JABCDEFGHJKMNPQRSTVWXYZ0 --format json > chat.json
   llmchat-tui import ~/Downloads/chatgpt-export.zip
 
+  llmchat-tui --profile ollama                                          # a [profiles.ollama] table
+  llmchat-tui paths
+
 keys: Enter sends, Ctrl+J (or Shift+Enter) adds a line, Esc stops a reply,
-Ctrl+N new chat, Ctrl+F filter, Ctrl+B sidebar/prompt, Ctrl+Q quits.
+Ctrl+N new chat, Ctrl+F filter, Ctrl+B sidebar/prompt, F1 all keys, Ctrl+Q quits.
 """
 
 
@@ -138,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from llmchat_tui.config import (
         ConfigError,
-        Settings,
         api_key_hint,
         config_file_exposes_key,
         load_settings,
@@ -211,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         session = ChatSession(
             settings, store, make_client(settings, api_key), client_factory=make_client
         )
-        app = ChatApp(session, skipped=skipped, warnings=warnings)
+        from llmchat_tui.config import OPENAI_BASE_URL
+
+        first_run = not api_key and settings.base_url == OPENAI_BASE_URL
+        app = ChatApp(session, skipped=skipped, warnings=warnings, first_run=first_run)
         result = app.run()
         if app.return_code:
             return app.return_code
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 # except by import, which takes the data folder's lock)
 # ---------------------------------------------------------------------------
 
-SUBCOMMANDS = ("list", "export", "import")
+SUBCOMMANDS = ("list", "export", "import", "paths")
 _GLOBAL_OPTIONS = ("--data-dir", "--config")  # accepted before and after a subcommand
 
 
@@ -261,6 +268,8 @@ def build_subcommand_parser(name: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "-o", "--output", type=Path, help="write to FILE (mode 0600) instead of stdout"
         )
+    elif name == "paths":
+        parser.description = "Show where llmchat-tui keeps its config, conversations and log."
     else:
         parser.description = (
             "Import a ChatGPT data export: conversations.json, the zip ChatGPT sends, or the "
@@ -288,6 +297,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     data_dir = Path(settings.data_dir).expanduser() if settings.data_dir else paths.data_dir()
     store = Store(data_dir)
     try:
+        if name == "paths":
+            return _paths(settings, data_dir)
         if name == "list":
             return _list(store)
         if name == "export":
@@ -301,6 +312,16 @@ def run_subcommand(name: str, argv: list[str]) -> int:
         return fail(clean_line(str(error)))
     finally:
         store.close()
+
+
+def _paths(settings: Settings, data_dir: Path) -> int:
+    config = settings.config_file or paths.default_config_file()
+    state = "" if config.exists() else "  (not created yet)"
+    print(f"config file    {config}{state}")
+    print(f"conversations  {data_dir / 'conversations'}")
+    print(f"log file       {paths.log_file()}")
+    print(f"token cache    {paths.cache_dir() / 'tiktoken'}")
+    return 0
 
 
 def _has_conversations(store: Store) -> bool:

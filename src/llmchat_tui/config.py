@@ -7,6 +7,7 @@ No Textual import here.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -322,6 +323,33 @@ def for_profile(settings: Settings, name: str) -> Settings:
         setattr(copy, key, value)
     copy.base_url = copy.base_url.rstrip("/") or OPENAI_BASE_URL
     return copy
+
+
+def remember_server(path: Path, base_url: str, model: str) -> None:
+    """Save a server picked at first run into the config file at ``path``.
+
+    Creates the file (0600, folder 0700) or appends to one that sets neither
+    ``base_url`` nor ``model``; refuses to rewrite settings the user wrote.
+    """
+    lines = [
+        "# Saved by llmchat-tui when you picked a local server at first run.",
+        f"base_url = {json.dumps(base_url)}",
+        f"model = {json.dumps(model)}",
+        "",
+    ]
+    if path.exists():
+        current = read_config_file(path)
+        if "base_url" in current or "model" in current:
+            raise ConfigError(f"{path} already sets base_url or model; edit it by hand")
+        existing = path.read_text("utf-8")
+        text = existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n"
+        text += "\n".join(lines)
+    else:
+        text = "\n".join(lines)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def config_file_exposes_key(path: Path) -> bool:

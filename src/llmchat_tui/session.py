@@ -77,6 +77,7 @@ class ChatSession:
         self.generations: dict[str, Generation] = {}
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._ui_state: dict[str, object] | None = None
+        self._retired: list[ChatClient] = []
         self.on_generation_state: list[Callable[[str, Generation], None]] = []
 
     # -- conversations -----------------------------------------------------
@@ -155,6 +156,25 @@ class ChatSession:
     def client(self) -> ChatClient:
         """The default profile's client."""
         return self._clients[self.settings.profile]
+
+    def use_server(self, base_url: str, model: str) -> None:
+        """Make ``base_url``/``model`` the defaults from now on (first-run choice)."""
+        self.settings.base_url = base_url
+        self.settings.model = model
+        old = self._clients.get(self.settings.profile)
+        if self.client_factory is not None:
+            client = self.client_factory(self.settings)
+        else:
+            client = ChatClient(
+                base_url=base_url,
+                api_key="",
+                stream_usage=self.settings.stream_usage,
+                connect_timeout=self.settings.connect_timeout,
+                stall_timeout=self.settings.stall_timeout,
+            )
+        self._clients[self.settings.profile] = client
+        if old is not None:
+            self._retired.append(old)
 
     def set_model(self, conversation: Conversation, model: str) -> None:
         conversation.model = model
@@ -378,5 +398,5 @@ class ChatSession:
                 self.save_now(conversation)
             except Exception:
                 log.exception("saving at exit failed")
-        for client in self._clients.values():
+        for client in [*self._clients.values(), *self._retired]:
             await client.close()
