@@ -60,6 +60,8 @@ async def test_hostile_reply_is_inert_in_the_app(make_app, server, data_dir):
         generation = app.session.generation(app.conversation.id)
         await wait_until(pilot, lambda: not generation.active, what="reply end")
         await pilot.pause()
+        await pilot.click(".reasoning CollapsibleTitle")
+        await pilot.pause()
         text = screen_text(app)
         for shown in (
             "before␛[2J␛[Hafter",
