@@ -107,9 +107,17 @@ def populate(data: Path) -> None:
 
 
 async def shoot(
-    name: str, server: OpenAIServer, data: Path, steps: Callable[[object, object], Awaitable[None]]
+    name: str,
+    server: OpenAIServer,
+    data: Path,
+    steps: Callable[[object, object], Awaitable[None]],
+    *,
+    first_run: bool = False,
+    probe: list | None = None,
 ) -> Path:
     app = build_app(server, data)
+    app.first_run = first_run
+    app.probe_servers = probe
     async with app.run_test(size=(120, 40)) as pilot:
         await steps(app, pilot)
         path = HERE / f"{name}.svg"
@@ -170,6 +178,39 @@ async def main() -> None:
                 await pilot.pause(0.3)
 
             made.append(await shoot("sidebar", server, data, fresh))
+
+            async def retrying(app, pilot):
+                server.queue(Reply(status=429, headers={"Retry-After": "7"}))
+                app.prompt.insert("Summarise the meeting notes I pasted earlier")
+                await pilot.press("enter")
+                generation = app.session.generation(app.conversation.id)
+                await wait(pilot, lambda: generation.state.value == "retrying")
+                await pilot.pause(0.3)
+
+            made.append(await shoot("retry-countdown", server, data, retrying))
+
+            async def picker(app, pilot):
+                server.models = ["gpt-4o-mini", "gpt-4.1", "llama3.2", "qwen2.5:7b",
+                                 "mistral-small", "deepseek-r1:8b"]
+                await pilot.press("f3")
+                await wait(pilot, lambda: "available" in str(
+                    app.screen.query_one("#picker-note").render()))
+                await pilot.press("l")
+                await pilot.pause(0.2)
+
+            made.append(await shoot("model-picker", server, data, picker))
+
+        with OpenAIServer() as local:
+            local.models = ["llama3.2", "qwen2.5:7b", "gemma3"]
+            empty = Path(tmp) / "empty"
+
+            async def welcome(app, pilot):
+                await wait(pilot, lambda: "Found on this machine" in str(
+                    app.query_one("#welcome-status").render()))
+                await pilot.pause(0.2)
+
+            app_args = {"first_run": True, "probe": [("Ollama", local.port)]}
+            made.append(await shoot("welcome", local, empty, welcome, **app_args))
     try:
         import cairosvg
     except ImportError:

@@ -126,11 +126,12 @@ class StatusBar(Static):
         parts += [sep, (label, STATE_STYLES.get(state, ""))]
         if generation is not None:
             ttft = generation.ttft
-            parts += [sep, f"TTFT {ttft:.2f}s" if ttft is not None else "TTFT –"]
-            speed = generation.tokens_per_second()
-            parts += [sep, f"{speed:,.1f} tok/s" if speed is not None else "– tok/s"]
             count = generation.completion_tokens()
-            parts += [sep, f"out {_fmt_count(count.value, count.exact)}"]
+            if ttft is not None:  # nothing to say about speed before the first token
+                parts += [sep, f"TTFT {ttft:.2f}s"]
+                speed = generation.tokens_per_second()
+                parts += [sep, f"{speed:,.1f} tok/s" if speed is not None else "– tok/s"]
+                parts += [sep, f"out {_fmt_count(count.value, count.exact)}"]
             usage = generation.usage
             if usage is not None and usage.prompt_tokens is not None:
                 parts += [sep, f"in {usage.prompt_tokens:,}"]
