@@ -244,3 +244,13 @@ async def test_keymap_from_config_and_theme_is_remembered(make_app, data_dir):
     app = make_app()
     async with app.run_test(size=(120, 40)):
         assert app.theme == "nord"
+
+
+async def test_shift_tab_from_the_prompt_reaches_the_messages(make_app, server):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, "hello")
+        assert app.prompt.has_focus
+        await pilot.press("shift+tab")
+        assert app.pane.has_focus
+        assert app.pane.selected is not None
