@@ -127,7 +127,7 @@ async def test_status_bar_shows_figures_from_the_script(make_app, server):
         assert f"TTFT {gen.ttft:.2f}s" in status
         assert "complete" in status
         assert "out 6" in status  # the server's figure, not an estimate
-        assert "in 42" in status and "(server)" in status
+        assert "in 42" in status and "in ≈" not in status and "out ≈" not in status
         assert "tok/s" in status
         message = gen.message
         assert message.usage.source == "server"

@@ -509,7 +509,8 @@ def test_hostile_reply_leaves_the_terminal_as_it_was(
     term = launch()
     title_before = term._screen.title
     send_message(term, "say something nasty")
-    screen = wait_for_state(term, "complete")
+    wait_for_state(term, "complete")
+    screen = term.wait_for_text("[bold red]not styled[/bold red]")  # the last block drawn
     assert "say something nasty" in screen  # the screen was not cleared
     assert "copy␛]52;c;SE9TVElMRQ==␇me" in screen
     assert "[@click=app.quit]Click me[/]" in screen

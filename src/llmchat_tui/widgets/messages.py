@@ -1,8 +1,9 @@
 """The message pane and the views of single messages.
 
 Finished messages are drawn cheaply: one ``Static`` holding a Rich Markdown
-renderable, no widget tree per paragraph. Only the reply in flight is a live
-Textual ``Markdown`` fed through ``Markdown.get_stream()``. A long
+renderable, no widget tree per paragraph. The reply in flight is a
+:class:`~llmchat_tui.widgets.reply_body.ReplyBody`: finished blocks frozen,
+one live block redrawn per frame. A long
 conversation mounts its last messages first and older ones in batches as the
 user scrolls up.
 """
@@ -13,20 +14,20 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from llmchat_tui.blocks import code_blocks
 from llmchat_tui.budget import Price, cost, format_cost
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.models import Conversation, Message, Status
 from llmchat_tui.sanitize import clean, clean_line
+from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
 
 BATCH = 40
 SHOWN_USER_CHARS = 8_000
@@ -82,7 +83,7 @@ class AssistantMessageView(Vertical):
     """A reply: a header, the body, and a footer with its status and stats.
 
     Finished replies render as one Static (Rich Markdown). A reply in flight
-    gets a Textual ``Markdown`` and follows its generation.
+    gets a :class:`ReplyBody` and follows its generation.
     """
 
     def __init__(self, message: Message, generation: Generation | None = None) -> None:
@@ -96,13 +97,13 @@ class AssistantMessageView(Vertical):
         yield Static(Content.styled(header, "$text-muted"), classes="header")
         if self.generation is not None and self.generation.active:
             yield self._reasoning_block("")
-            yield Markdown(classes="body live")
+            yield ReplyBody()
         else:
             if self.message.reasoning:
                 block = self._reasoning_block(self.message.reasoning)
                 block.add_class("shown")
                 yield block
-            yield Static(RichMarkdown(self.message.content or " "), classes="body")
+            yield Static(markdown_renderable(self.message.content), classes="body")
         yield Static(message_footer(self.message, self._price()), classes="footer")
 
     @staticmethod
@@ -121,12 +122,11 @@ class AssistantMessageView(Vertical):
             self.run_worker(self._follow(self.generation), group="follow", exit_on_error=False)
 
     async def _follow(self, generation: Generation) -> None:
-        """Feed the live Markdown from the generation until it ends."""
-        body = self.query_one(".body.live", Markdown)
+        """Feed the live body from the generation until it ends (one redraw per frame)."""
+        body = self.query_one(ReplyBody)
         reasoning = self.query_one(".reasoning", Collapsible)
         reasoning_text = self.query_one(".reasoning-text", Static)
         footer = self.query_one(".footer", Static)
-        stream = Markdown.get_stream(body)
         shown_reasoning = 0
         try:
             while True:
@@ -136,7 +136,8 @@ class AssistantMessageView(Vertical):
                 if end > self.shown_parts:
                     fresh = "".join(parts[self.shown_parts : end])
                     self.shown_parts = end
-                    await stream.write(fresh)
+                    body.append(fresh)
+                    await body.render_pending()
                 if len(generation.reasoning_parts) > shown_reasoning:
                     shown_reasoning = len(generation.reasoning_parts)
                     text = generation.reasoning()
@@ -152,7 +153,8 @@ class AssistantMessageView(Vertical):
                 # Let a burst of deltas pile up: one append per frame, not per token.
                 await asyncio.sleep(1 / 60)
         finally:
-            await stream.stop()
+            if body.is_attached:
+                await body.finish()
         footer.update(message_footer(self.message, self._price()))
         reasoning_text.update(Content.styled(generation.reasoning(), "italic $text-muted"))
 

@@ -137,8 +137,6 @@ class StatusBar(Static):
                 parts += [sep, f"in {usage.prompt_tokens:,}"]
             elif generation.prompt_estimate is not None:
                 parts += [sep, f"in ≈{generation.prompt_estimate:,}"]
-            if usage is not None:
-                parts += [" ", ("(server)", "$text-muted")]
             if self.price is not None:
                 prompt = usage.prompt_tokens if usage is not None else generation.prompt_estimate
                 spent = cost(prompt, count.value, self.price)
