@@ -31,6 +31,19 @@ def stable(app) -> None:
     app.settings.base_url = "http://localhost:11434/v1"
 
 
+async def settle(before, pilot) -> None:
+    await before(pilot)
+    await still(pilot)
+
+
+async def still(pilot) -> None:
+    """Stop every cursor blinking (a snapshot must not catch it mid-blink)."""
+    for widget in pilot.app.screen.walk_children(with_self=True):
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+    await pilot.pause()
+
+
 def test_fresh_screen(snap_compare, make_app):
     app = make_app()
     stable(app)
@@ -38,7 +51,9 @@ def test_fresh_screen(snap_compare, make_app):
     async def before(pilot):
         await wait_until(pilot, lambda: "next 3" in app.status.build().plain, what="estimate")
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
 
 
 def test_finished_reply_with_code_and_list(snap_compare, make_app, server):
@@ -60,7 +75,9 @@ def test_finished_reply_with_code_and_list(snap_compare, make_app, server):
         )
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
 
 
 def test_populated_sidebar(snap_compare, make_app, data_dir):
@@ -91,7 +108,9 @@ def test_populated_sidebar(snap_compare, make_app, data_dir):
         await pilot.press("ctrl+b")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
 
 
 def test_model_picker_dialog(snap_compare, make_app, server):
@@ -107,7 +126,9 @@ def test_model_picker_dialog(snap_compare, make_app, server):
             what="list loaded",
         )
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
 
 
 def test_system_prompt_dialog(snap_compare, make_app):
@@ -118,7 +139,9 @@ def test_system_prompt_dialog(snap_compare, make_app):
         await pilot.press("f5")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
 
 
 def test_help_screen(snap_compare, make_app):
@@ -129,4 +152,6 @@ def test_help_screen(snap_compare, make_app):
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=before)
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
+    )
