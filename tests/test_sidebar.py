@@ -190,3 +190,32 @@ async def test_a_thousand_messages_open_at_their_end_without_building_them_all(m
         # Scrolling to the top loads the previous batch.
         app.pane.scroll_home(animate=False, immediate=True)
         await wait_until(pilot, lambda: len(app.pane.views()) == 2 * BATCH, what="older batch")
+
+
+async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
+    from llmchat_tui.widgets.sidebar import MORE_ID, WINDOW
+
+    seed(data_dir, [f"topic {n}" for n in range(WINDOW * 2 + 50)])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        option_list = app.sidebar.option_list
+        assert option_list.option_count == WINDOW + 1  # the window and a "more" row
+        assert option_list.get_option_at_index(WINDOW).id == MORE_ID
+        assert "… 250 more" in str(option_list.get_option_at_index(WINDOW).prompt)
+        option_list.scroll_end(animate=False, immediate=True)
+        await wait_until(pilot, lambda: option_list.option_count > WINDOW + 1, what="more rows")
+        # Filtering still searches every conversation, drawn or not.
+        await pilot.press("ctrl+f", *"topic 3")
+        await wait_until(
+            pilot,
+            lambda: (
+                "topic 3" in screen_text(app)
+                and len(rows(app)) >= 1
+                and all("topic 3" in app.sidebar.rows[i].title for i in rows(app) if i != MORE_ID)
+            ),
+        )
+        oldest = next(i for i, r in app.sidebar.rows.items() if r.title == "topic 0")
+        app.sidebar.show_only(None)
+        app.sidebar.select(oldest)  # far beyond the first window
+        assert option_list.highlighted == option_list.get_option_index(oldest)

@@ -147,13 +147,50 @@ UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def _message_json(message: Any) -> str:
+    """One message as compact JSON, cached on the message until it changes.
+
+    A checkpoint of a long conversation then serialises only the reply that
+    is streaming, not every finished message again (benchmark B7).
+    """
+    usage = message.usage
+    key = (
+        id(message.content),
+        len(message.content),
+        id(message.reasoning),
+        message.status,
+        message.error,
+        message.model,
+        message.finish_reason,
+        message.ttft_s,
+        message.tokens_per_s,
+        message.created_at,
+        message.role,
+        message.id,
+        None if usage is None else (usage.prompt_tokens, usage.completion_tokens, usage.source),
+    )
+    cached = message.__dict__.get("_json_cache")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    text = json.dumps(message.to_dict(), ensure_ascii=False)
+    message.__dict__["_json_cache"] = (key, text)
+    return text
+
+
 def encode_conversation(conv: Conversation) -> bytes:
-    """The bytes of a conversation file: indented JSON, UTF-8, trailing newline."""
+    """The bytes of a conversation file: indented JSON, UTF-8, trailing newline.
+
+    The conversation's fields are indented; each message is one line.
+    """
     data = conv.to_dict()
     try:
-        text = json.dumps(data, indent=1, ensure_ascii=False)
-        return (text + "\n").encode("utf-8")
+        messages = data.pop("messages")
+        head = json.dumps(data, indent=1, ensure_ascii=False)
+        lines = ",\n  ".join(_message_json(m) for m in conv.messages)
+        body = f',\n "messages": [\n  {lines}\n ]\n}}' if lines else ',\n "messages": []\n}'
+        return (head[:-2] + body + "\n").encode("utf-8")
     except UnicodeEncodeError:
+        data["messages"] = messages
         # A lone surrogate (pasted binary junk) cannot be UTF-8 encoded; the
         # ASCII form escapes it and still round-trips through json.loads.
         return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")

@@ -60,8 +60,17 @@ def row_prompt(row: Row, now: datetime | None = None) -> Content:
     return Content.assemble(marker, (title, "bold"), "\n  ", (detail, "$text-muted"))
 
 
+WINDOW = 200  # rows drawn at a time
+MORE_ID = "__more__"
+
+
 class ConversationList(OptionList):
     """The list itself; keys act on the highlighted conversation."""
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new >= self.max_scroll_y - self.size.height and isinstance(self.parent, Sidebar):
+            self.parent.extend()
 
     BINDINGS = [
         Binding("f2,r", "rename", "Rename", id="rename_conversation"),
@@ -74,10 +83,12 @@ class ConversationList(OptionList):
             self.highlighted = 0
 
     def action_rename(self) -> None:
-        self.post_message(Sidebar.RenameRequested(self._highlighted_id()))
+        if self._highlighted_id() != MORE_ID:
+            self.post_message(Sidebar.RenameRequested(self._highlighted_id()))
 
     def action_delete(self) -> None:
-        self.post_message(Sidebar.DeleteRequested(self._highlighted_id()))
+        if self._highlighted_id() != MORE_ID:
+            self.post_message(Sidebar.DeleteRequested(self._highlighted_id()))
 
     def _highlighted_id(self) -> str | None:
         option = self.highlighted_option
@@ -113,6 +124,7 @@ class Sidebar(Vertical):
         self.order: list[str] = []
         self.filtered_ids: list[str] | None = None  # None: all rows
         self.current: str | None = None
+        self._shown = 0
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Filter (Ctrl+F)", id="filter", compact=True)
@@ -165,6 +177,10 @@ class Sidebar(Vertical):
         if conversation_id is None:
             option_list.highlighted = None
             return
+        ids = self._ids()
+        if conversation_id in self.rows and conversation_id in ids:
+            while conversation_id not in ids[: self._shown]:
+                self.extend()
         try:
             option_list.highlighted = option_list.get_option_index(conversation_id)
         except Exception:  # not listed (filtered out, or not saved yet)
@@ -181,11 +197,48 @@ class Sidebar(Vertical):
         return [i for i in self.filtered_ids if i in self.rows]
 
     def _rebuild(self) -> None:
+        """Draw the first :data:`WINDOW` rows; more are added as the user scrolls.
+
+        ``OptionList`` renders every prompt to measure it, so drawing 10,000
+        rows at start-up took over a second (benchmark B4); a window keeps the
+        first frame fast and scrolling adds rows before they are needed.
+        """
         now = datetime.now(UTC)
-        option_list = self.option_list
-        option_list.set_options(Option(row_prompt(self.rows[i], now), id=i) for i in self._ids())
+        ids = self._ids()
+        self._shown = min(len(ids), WINDOW)
+        options: list[Option] = [
+            Option(row_prompt(self.rows[i], now), id=i) for i in ids[: self._shown]
+        ]
+        if len(ids) > self._shown:
+            options.append(self._more_option(len(ids) - self._shown))
+        self.option_list.set_options(options)
         if self.current is not None:
             self.select(self.current)
+
+    @staticmethod
+    def _more_option(count: int) -> Option:
+        return Option(
+            Content.styled(f"  … {count:,} more (scroll, or Ctrl+F to filter)", "$text-muted"),
+            id=MORE_ID,
+        )
+
+    def extend(self) -> None:
+        """Draw the next window of rows (the user scrolled near the end)."""
+        ids = self._ids()
+        if self._shown >= len(ids):
+            return
+        option_list = self.option_list
+        now = datetime.now(UTC)
+        end = min(len(ids), self._shown + WINDOW)
+        new = [Option(row_prompt(self.rows[i], now), id=i) for i in ids[self._shown : end]]
+        self._shown = end
+        highlighted = option_list.highlighted
+        option_list.remove_option(MORE_ID)
+        if end < len(ids):
+            new.append(self._more_option(len(ids) - end))
+        option_list.add_options(new)
+        if highlighted is not None:
+            option_list.highlighted = min(highlighted, option_list.option_count - 1)
 
     def _replace(self, conversation_id: str) -> None:
         try:
@@ -195,8 +248,16 @@ class Sidebar(Vertical):
         except Exception:  # not visible under the current filter
             pass
 
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id == MORE_ID or event.option_index >= self._shown - 5:
+            self.extend()
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        if event.option.id == MORE_ID:
+            self.extend()
+            return
         if event.option.id is not None:
             self.post_message(self.ConversationSelected(event.option.id))
 
