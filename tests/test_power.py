@@ -254,3 +254,26 @@ async def test_shift_tab_from_the_prompt_reaches_the_messages(make_app, server):
         await pilot.press("shift+tab")
         assert app.pane.has_focus
         assert app.pane.selected is not None
+
+
+async def test_replies_are_written_to_the_tee_file_as_they_stream(make_app, server, tmp_path):
+    tee = tmp_path / "replies.md"
+    server.queue(Reply.tokens(400, delay=0.01), Reply(content=["cut ", "short"], cut_after=1))
+    app = make_app(tee_file=str(tee))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_text(pilot, "long one")
+        await pilot.press("enter")
+        generation = app.session.generation(app.conversation.id)
+        # Written while the reply is still streaming (flushed on the 1 s timer).
+        await wait_until(
+            pilot,
+            lambda: tee.exists() and len(tee.read_text()) > 60 and generation.active,
+            what="text in the tee file mid-stream",
+        )
+        await wait_until(pilot, lambda: not generation.active)
+        await send(pilot, "again")
+    text = tee.read_text()
+    assert text.count("## long one · gpt-4o-mini · ") == 2
+    assert generation.text() in text
+    assert "cut \n\n*(reply error)*" in text
+    assert oct(tee.stat().st_mode & 0o777) == "0o600"

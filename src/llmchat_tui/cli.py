@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile", "-p", help="provider profile from the config file's [profiles] tables"
     )
+    parser.add_argument(
+        "--tee", type=Path, metavar="FILE", help="append every reply to FILE as it streams"
+    )
     return parser
 
 
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "base_url": args.base_url,
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "profile": args.profile,
+        "tee_file": str(args.tee) if args.tee else None,
     }
     try:
         settings = load_settings(flags=flags, config_path=args.config)

@@ -79,6 +79,9 @@ class Settings:
         "Longest wait between retries, in seconds (a server's Retry-After is honoured).",
         default=30.0,
     )
+    tee_file: str = _doc(
+        "Append every reply to this file as it streams, as Markdown (flag --tee).", default=""
+    )
     data_dir: str = _doc(
         "Folder for saved conversations (env LLMCHAT_DATA_DIR, flag --data-dir; "
         "empty: the platform's user data folder).",
@@ -147,6 +150,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "retry_base": (int, float),
     "retry_cap": (int, float),
     "data_dir": (str,),
+    "tee_file": (str,),
     "theme": (str,),
     "keymap": (dict,),
     "profile": (str,),

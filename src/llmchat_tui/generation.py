@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TextIO
 
 from llmchat_tui import tokens
 from llmchat_tui.llm import (
@@ -124,6 +125,8 @@ class Generation:
         self.ended_at: float | None = None
         self.listeners: list[Callable[[Generation], None]] = []
         self.dropped = 0  # oldest history messages left out to fit the context
+        self.tee: TextIO | None = None  # a file the reply is copied to as it streams
+        self._teed = 0
 
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
@@ -382,7 +385,29 @@ class Generation:
         self._set_state(state)
         self._sync_message()
 
+    def _copy_to_tee(self, *, last: bool = False) -> None:
+        """Append what arrived since the last copy to the tee file (on the timer)."""
+        tee = self.tee
+        if tee is None:
+            return
+        try:
+            end = len(self.parts)
+            if end > self._teed:
+                tee.write("".join(self.parts[self._teed : end]))
+                self._teed = end
+            if last:
+                note = "" if self.state is State.COMPLETE else f"\n\n*(reply {self.state})*"
+                tee.write(note + "\n")
+                tee.close()
+                self.tee = None
+            else:
+                tee.flush()
+        except (OSError, ValueError):
+            log.exception("writing the reply to the tee file failed")
+            self.tee = None
+
     async def _final_save(self) -> None:
+        self._copy_to_tee(last=True)
         self._dirty = False
         try:
             await self._save()
@@ -393,6 +418,7 @@ class Generation:
         """Save at most once per interval while text arrives (never per token)."""
         while True:
             await asyncio.sleep(self.checkpoint_interval)
+            self._copy_to_tee()
             if self._dirty and self.ended_at is None:
                 self._dirty = False
                 self._sync_message()

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
 
 from llmchat_tui import budget, tokens
 from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
-from llmchat_tui.models import Conversation, Message, Status
-from llmchat_tui.sanitize import clean
+from llmchat_tui.models import Conversation, Message, Status, now_iso
+from llmchat_tui.sanitize import clean, clean_line
 from llmchat_tui.store import Store, Summary, atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -306,6 +309,21 @@ class ChatSession:
         async with lock:
             await asyncio.to_thread(self.store.save, conversation)
 
+    def _open_tee(self, conversation: Conversation, model: str) -> TextIO | None:
+        """The ``tee_file`` to copy this reply to as it streams (appended, 0600)."""
+        if not self.settings.tee_file:
+            return None
+        path = Path(self.settings.tee_file).expanduser()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            handle = os.fdopen(fd, "a", encoding="utf-8")
+            title = clean_line(conversation.title, 80)
+            handle.write(f"\n## {title} · {clean_line(model, 60)} · {now_iso()[:19]}Z\n\n")
+            return handle
+        except OSError as error:
+            log.warning("cannot open tee file %s: %s", path, error)
+            return None
+
     # -- remembered UI state ---------------------------------------------------
 
     @property
@@ -367,6 +385,7 @@ class ChatSession:
             **({"clock": self.clock} if self.clock is not None else {}),
         )
         generation.dropped = dropped
+        generation.tee = self._open_tee(conversation, model)
         self.generations[conversation.id] = generation
         generation.listeners.append(lambda g, cid=conversation.id: self._state_changed(cid, g))
         return generation
