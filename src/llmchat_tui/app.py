@@ -510,6 +510,24 @@ class ChatApp(App[int]):
                 except (OSError, StoreError):
                     log.exception("saving the draft failed")
 
+    def _autosave_draft(self) -> None:
+        """Keep the unsent text a second after typing stops, saved off the UI thread."""
+        if self._shutting_down or not self.query(PromptInput) or self._editing is not None:
+            return
+        conversation = self.conversation
+        text = self.prompt.full_text
+        if conversation.draft == text:
+            return
+        conversation.draft = text
+        if conversation.messages:
+            self.run_worker(self._save_quietly(conversation), group="draft", exit_on_error=False)
+
+    async def _save_quietly(self, conversation: Conversation) -> None:
+        try:
+            await self.session.save(conversation)
+        except (OSError, StoreError):
+            log.exception("saving the draft failed")
+
     @on(PromptInput.Changed)
     def prompt_changed(self) -> None:
         if self._estimate_timer is not None:
@@ -517,7 +535,7 @@ class ChatApp(App[int]):
         self._estimate_timer = self.set_timer(0.15, self._update_estimate)
         if self._draft_timer is not None:
             self._draft_timer.stop()
-        self._draft_timer = self.set_timer(1.0, self._stash_draft)
+        self._draft_timer = self.set_timer(1.0, self._autosave_draft)
 
     # -- sidebar ---------------------------------------------------------------
 

@@ -181,7 +181,8 @@ class Conversation:
         self.title = title_from_text(title, limit=200)
         self.title_is_custom = True
 
-    def to_dict(self) -> dict[str, Any]:
+    def head_dict(self) -> dict[str, Any]:
+        """Every field but the messages (for writers that add those themselves)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "id": self.id,
@@ -194,8 +195,12 @@ class Conversation:
             "profile": self.profile,
             "system_prompt": self.system_prompt,
             "draft": self.draft,
-            "messages": [m.to_dict() for m in self.messages],
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.head_dict()
+        data["messages"] = [m.to_dict() for m in self.messages]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conversation:

@@ -147,7 +147,7 @@ UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _message_json(message: Any) -> str:
+def _message_json(message: Any) -> bytes:
     """One message as compact JSON, cached on the message until it changes.
 
     A checkpoint of a long conversation then serialises only the reply that
@@ -172,7 +172,7 @@ def _message_json(message: Any) -> str:
     cached = message.__dict__.get("_json_cache")
     if cached is not None and cached[0] == key:
         return cached[1]
-    text = json.dumps(message.to_dict(), ensure_ascii=False)
+    text = json.dumps(message.to_dict(), ensure_ascii=False).encode("utf-8")
     message.__dict__["_json_cache"] = (key, text)
     return text
 
@@ -182,15 +182,19 @@ def encode_conversation(conv: Conversation) -> bytes:
 
     The conversation's fields are indented; each message is one line.
     """
-    data = conv.to_dict()
+    messages = list(conv.messages)  # a snapshot: the UI may append meanwhile
+    data = conv.head_dict()
     try:
-        messages = data.pop("messages")
-        head = json.dumps(data, indent=1, ensure_ascii=False)
-        lines = ",\n  ".join(_message_json(m) for m in conv.messages)
-        body = f',\n "messages": [\n  {lines}\n ]\n}}' if lines else ',\n "messages": []\n}'
-        return (head[:-2] + body + "\n").encode("utf-8")
+        head = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+        parts = [head[:-2], b',\n "messages": [']
+        if messages:
+            parts += [b"\n  ", b",\n  ".join([_message_json(m) for m in messages]), b"\n ]"]
+        else:
+            parts.append(b"]")
+        parts.append(b"\n}\n")
+        return b"".join(parts)
     except UnicodeEncodeError:
-        data["messages"] = messages
+        data = conv.to_dict()
         # A lone surrogate (pasted binary junk) cannot be UTF-8 encoded; the
         # ASCII form escapes it and still round-trips through json.loads.
         return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")

@@ -1,0 +1,1157 @@
+"""The benchmarks B1-B7. Each ``bN(cfg)`` runs in its own child process (see run.py)
+and returns a list of result rows (dicts) for the table and the JSON file.
+
+Every row carries a figure and a baseline measured in the same process, in the same
+run, interleaved with the measurement where it makes sense; see README.md for what
+each figure means exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import (
+    HERE,
+    SIZE,
+    Meter,
+    Probe,
+    ServerProcess,
+    build_app,
+    median,
+    new_generation,
+    peak_rss_mb,
+    percentile,
+    press_nowait,
+    profile_start,
+    profile_stop,
+    profiled,
+    send_prompt,
+    spec,
+    wait_reply_on_screen,
+    wait_until,
+    warm_encodings,
+)
+
+
+def cfg_gc_freeze() -> bool:
+    return os.environ.get("LLMCHAT_BENCH_GC_FREEZE") == "1"
+
+
+@dataclass
+class Config:
+    quick: bool
+    tmp: Path
+    ansi: bool = True
+
+    def pick(self, full: Any, quick: Any) -> Any:
+        return quick if self.quick else full
+
+
+def row(
+    bench: str,
+    name: str,
+    figure: float,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    baseline_label: str = "",
+    target: str = "",
+    passed: bool | None = None,
+    details: dict[str, Any] | None = None,
+    ratio: float | None = None,
+) -> dict[str, Any]:
+    if ratio is None and baseline:
+        ratio = figure / baseline
+    return {
+        "bench": bench,
+        "name": name,
+        "figure": figure,
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_label": baseline_label,
+        "ratio": ratio,
+        "target": target,
+        "pass": passed,
+        "details": details or {},
+    }
+
+
+class StallMeter:
+    """The longest time the event loop did not run a 1 ms sleeper (a UI freeze)."""
+
+    def __init__(self) -> None:
+        self.max_gap = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.max_gap = max(self.max_gap, now - last - 0.001)
+            last = now
+
+    def __enter__(self) -> StallMeter:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def sdk_read(base_url: str, message: str) -> dict[str, Any]:
+    """The baseline: the raw openai SDK reading a whole stream (no UI)."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+    count = 0
+    with Meter() as meter:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": message}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    count += 1
+    await client.close()
+    return {"wall": meter.wall, "cpu": meter.cpu, "tokens": count}
+
+
+async def app_reply(
+    app: Any, pilot: Any, message: str, *, profile: bool = False
+) -> tuple[Any, Meter]:
+    """Press Enter on ``message`` and wait until the whole reply is on screen."""
+    await send_prompt(app, pilot, message)
+    conversation_id = app.conversation.id
+    previous = app.session.generation(conversation_id)
+    gc.collect()
+    if cfg_gc_freeze():
+        gc.freeze()  # what-if (--gc-freeze): full collections skip everything older
+    import common
+
+    ansi, frames = common.ANSI_SECONDS, common.FRAMES_WRITTEN
+    with profiled() if profile else contextlib.nullcontext(), Meter() as meter:
+        press_nowait(app, "enter")
+        generation = await new_generation(app, conversation_id, previous)
+        await wait_reply_on_screen(app, pilot, generation)
+    meter.ansi = common.ANSI_SECONDS - ansi  # type: ignore[attr-defined]
+    meter.frames = common.FRAMES_WRITTEN - frames  # type: ignore[attr-defined]
+    return generation, meter
+
+
+# --------------------------------------------------------------------------- B1
+
+
+async def b1(cfg: Config) -> list[dict[str, Any]]:
+    """Throughput at full speed: the app vs the raw SDK on the same stream."""
+    from llmchat_tui.generation import State
+
+    n = cfg.pick(6000, 2000)
+    reps = cfg.pick(3, 1)
+    message = spec(n)
+    app_runs: list[dict[str, Any]] = []
+    sdk_runs: list[dict[str, Any]] = []
+    with ServerProcess() as server:
+        warm_encodings()
+        await sdk_read(server.base_url, message)  # warm-up (imports, server caches)
+        for rep in range(reps):
+            sdk_runs.append(await sdk_read(server.base_url, message))
+            app = build_app(server.base_url, cfg.tmp / f"b1-{rep}")
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                server_cpu0 = server.cpu_seconds()
+                generation, meter = await app_reply(app, pilot, message, profile=True)
+                server_cpu = (server.cpu_seconds() or 0) - (server_cpu0 or 0)
+                shown = len(generation.parts)
+                if generation.state is not State.COMPLETE or shown != n:
+                    raise RuntimeError(f"B1: reply {generation.state}, {shown}/{n} parts")
+                app_runs.append(
+                    {
+                        "wall": meter.wall,
+                        "cpu": meter.cpu,
+                        "tokens": shown,
+                        "ttft": generation.ttft,
+                        "frames": meter.frames,
+                        "ansi_encode_s": meter.ansi,
+                        "gc_s": meter.gc,
+                        "gc_collections": meter.collections,
+                        "gc_s_by_generation": meter.gc_by_generation,
+                        "gc_tracked_objects": len(gc.get_objects()),
+                        "server_cpu": server_cpu,
+                    }
+                )
+            print(
+                f"  B1 rep {rep + 1}: app {n / meter.wall:,.0f} tok/s, "
+                f"sdk {sdk_runs[-1]['tokens'] / sdk_runs[-1]['wall']:,.0f} tok/s",
+                file=sys.stderr,
+            )
+    app_tps = median([r["tokens"] / r["wall"] for r in app_runs])
+    sdk_tps = median([r["tokens"] / r["wall"] for r in sdk_runs])
+    app_cpu = median([r["cpu"] * 1000 / r["tokens"] for r in app_runs])
+    sdk_cpu = median([r["cpu"] * 1000 / r["tokens"] for r in sdk_runs])
+    details = {
+        "tokens": n,
+        "reps": reps,
+        "frames_per_s": median([r["frames"] / r["wall"] for r in app_runs]),
+        "gc_share": median([r["gc_s"] / r["wall"] for r in app_runs]),
+        "app_runs": app_runs,
+        "sdk_runs": sdk_runs,
+    }
+    return [
+        row(
+            "B1",
+            f"throughput: {n:,}-token Markdown reply at full speed, tokens shown per second",
+            app_tps,
+            "tok/s",
+            baseline=sdk_tps,
+            baseline_label="raw openai SDK reading the same stream",
+            target=">= 3,000 tok/s",
+            passed=app_tps >= 3000,
+            details=details,
+        ),
+        row(
+            "B1",
+            "CPU per token shown (app process; server in another process)",
+            app_cpu,
+            "CPU-ms/token",
+            baseline=sdk_cpu,
+            baseline_label="raw openai SDK, CPU-ms/token",
+            target="<= 0.3 CPU-ms/token",
+            passed=app_cpu <= 0.3,
+        ),
+        row(
+            "B1",
+            "wall time, Enter to last token on screen (median)",
+            median([r["wall"] for r in app_runs]),
+            "s",
+            baseline=median([r["wall"] for r in sdk_runs]),
+            baseline_label="raw openai SDK, whole stream",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B2
+
+
+def _floor_app() -> Any:
+    from textual.app import App, ComposeResult
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    class FloorApp(App[None]):
+        """Textual's floor: one Markdown in a VerticalScroll fed by a MarkdownStream."""
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield Markdown()
+
+    return FloorApp()
+
+
+async def b2_floor(base_url: str, message: str) -> Probe:
+    """The baseline: Textual's own floor for a live Markdown fed by the raw SDK.
+
+    One task reads the SDK stream and appends each delta to a list (no await per
+    delta, as the app's Generation does); a writer task wakes when there is new
+    text and hands everything pending to ``MarkdownStream.write`` (which batches
+    further while an append runs). No follower sleep, no other widgets.
+    """
+    from openai import AsyncOpenAI
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    probe = Probe().install(generation=False, stream=False).watch_screen()
+    try:
+        app = _floor_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            markdown = app.query_one(Markdown)
+            app.query_one(VerticalScroll).anchor()
+            stream = Markdown.get_stream(markdown)
+            pending: list[str] = []
+            fresh = asyncio.Event()
+            finished = False
+
+            async def writer() -> None:
+                while True:
+                    await fresh.wait()
+                    fresh.clear()
+                    if pending:
+                        text = "".join(pending)
+                        pending.clear()
+                        await stream.write(text)
+                    if finished and not pending:
+                        return
+
+            writing = asyncio.get_running_loop().create_task(writer())
+            client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+            response = await client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": message}],
+                stream=True,
+            )
+            async for chunk in response:
+                for choice in chunk.choices:
+                    text = choice.delta.content
+                    if text:
+                        probe.arrivals.append(time.perf_counter())
+                        probe.parts.append(text)
+                        pending.append(text)
+                        fresh.set()
+            finished = True
+            fresh.set()
+            await writing
+            await stream.stop()
+            await client.close()
+            await pilot.pause(0)
+    finally:
+        probe.uninstall()
+    return probe
+
+
+def _update_cost(probe: Probe, tenth: int) -> float:
+    """Median duration (ms) of the screen updates during one tenth of the stream."""
+    start, end = probe.arrivals[0], probe.arrivals[-1]
+    lo = start + (end - start) * tenth / 10
+    hi = start + (end - start) * (tenth + 1) / 10
+    costs = [d for t, d in probe.updates if lo <= t < hi and d > 0.0005]
+    return round(median(costs) * 1000, 2) if costs else math.nan
+
+
+def _lag_stats(probe: Probe, meter: Meter | None, rate: float, burst: int) -> dict[str, Any]:
+    """Lag figures of one paced stream (screen markers; see Probe.watch_screen)."""
+    from content import marker_index
+
+    markers = [marker_index(part) for part in probe.parts]
+    lags = probe.screen_lags(markers)
+    marked = sum(1 for m in markers if m is not None)
+    if not lags or len(lags) < marked * 0.99:
+        raise RuntimeError(f"B2: only {len(lags)}/{marked} marked parts seen on screen")
+    # From the server's schedule: when a server keeping its pace sent the part.
+    start = probe.arrivals[0]
+    expected = {m: start + (i // burst) * burst / rate for i, m in enumerate(markers) if m}
+    schedule = [
+        t - expected[m] for m, t in ((m, probe.screen_time(m)) for m in expected) if t is not None
+    ]
+    tenth = max(1, len(lags) // 10)
+    duration = probe.arrivals[-1] - probe.arrivals[0]
+    stats: dict[str, Any] = {
+        "p50_ms": percentile(lags, 50) * 1000,
+        "p90_ms": percentile(lags, 90) * 1000,
+        "p99_ms": percentile(lags, 99) * 1000,
+        "max_ms": max(lags) * 1000,
+        "p50_ms_by_tenth_of_stream": [
+            round(percentile(lags[i : i + tenth], 50) * 1000, 1)
+            for i in range(0, tenth * 10, tenth)
+        ],
+        "from_schedule_p50_ms": percentile(schedule, 50) * 1000,
+        "from_schedule_p99_ms": percentile(schedule, 99) * 1000,
+        "arrival_rate": (len(probe.arrivals) - 1) / duration if duration > 0 else None,
+        "marked_parts": marked,
+        "frames_with_new_text": len(probe.marker_frames),
+        "screen_updates": len(probe.updates),
+        "screen_update_ms_p50": median([d for _, d in probe.updates]) * 1000,
+        "screen_update_ms_max": max((d for _, d in probe.updates), default=0) * 1000,
+        "screen_update_ms_first_tenth": _update_cost(probe, 0),
+        "screen_update_ms_last_tenth": _update_cost(probe, 9),
+        "last_token_to_screen_ms": (
+            (probe.marker_frames[-1][0] - probe.arrivals[-1]) * 1000
+            if probe.marker_frames
+            else None
+        ),
+    }
+    if meter is not None:
+        stats.update(
+            cpu_share=meter.cpu / meter.wall,
+            gc_s=meter.gc,
+            gc_collections=meter.collections,
+            gc_s_by_generation=meter.gc_by_generation,
+        )
+    return stats
+
+
+async def b2(cfg: Config) -> list[dict[str, Any]]:
+    """Lag at a paced 3,000 tokens/s: arrival in the app to the frame showing it."""
+    rate, burst = 3000, 3
+    n = cfg.pick(9000, 3000)
+    reps = cfg.pick(2, 1)
+    message = spec(n, rate=rate, burst=burst, mark=True)
+    app_runs: list[dict[str, Any]] = []
+    floor_runs: list[dict[str, Any]] = []
+    with ServerProcess() as server:
+        warm_encodings()
+        await sdk_read(server.base_url, spec(200))  # warm-up
+        for rep in range(reps):
+            floor = await b2_floor(server.base_url, message)
+            floor_runs.append(_lag_stats(floor, None, rate, burst))
+            probe = Probe().install(stream=False).watch_screen()
+            try:
+                app = build_app(server.base_url, cfg.tmp / f"b2-{rep}")
+                async with app.run_test(size=SIZE) as pilot:
+                    await pilot.pause()
+                    _, meter = await app_reply(app, pilot, message, profile=True)
+            finally:
+                probe.uninstall()
+            app_runs.append(_lag_stats(probe, meter, rate, burst))
+            print(
+                f"  B2 rep {rep + 1}: app p99 {app_runs[-1]['p99_ms']:,.0f} ms, "
+                f"floor p99 {floor_runs[-1]['p99_ms']:,.0f} ms",
+                file=sys.stderr,
+            )
+
+    def med(runs: list[dict[str, Any]], key: str) -> float:
+        return median([r[key] for r in runs])
+
+    details = {"rate": rate, "burst": burst, "tokens": n, "app": app_runs, "floor": floor_runs}
+    floor_label = "bare Textual Markdown fed by the raw SDK"
+    return [
+        row(
+            "B2",
+            f"lag at {rate:,} tok/s: part arrival -> first frame showing it, p50",
+            med(app_runs, "p50_ms"),
+            "ms",
+            baseline=med(floor_runs, "p50_ms"),
+            baseline_label=floor_label,
+            details=details,
+        ),
+        row(
+            "B2",
+            f"lag at {rate:,} tok/s: part arrival -> first frame showing it, p99",
+            med(app_runs, "p99_ms"),
+            "ms",
+            baseline=med(floor_runs, "p99_ms"),
+            baseline_label=floor_label,
+            target="<= 100 ms",
+            passed=med(app_runs, "p99_ms") <= 100,
+        ),
+        row(
+            "B2",
+            f"lag at {rate:,} tok/s from the server's send schedule -> frame, p99",
+            med(app_runs, "from_schedule_p99_ms"),
+            "ms",
+            baseline=med(floor_runs, "from_schedule_p99_ms"),
+            baseline_label=floor_label,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B3
+
+
+def _idle_floor_app() -> Any:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Static, TextArea
+
+    class IdleFloor(App[None]):
+        """Textual's idle floor: a focused TextArea (blinking cursor), a Static, a Footer."""
+
+        def compose(self) -> ComposeResult:
+            yield Static("hello")
+            yield TextArea(compact=True)
+            yield Footer()
+
+        def on_mount(self) -> None:
+            self.query_one(TextArea).focus()
+
+    return IdleFloor()
+
+
+async def idle_share(pilot: Any, seconds: float) -> tuple[float, int]:
+    """Process CPU seconds / wall seconds while nothing happens, and frames composed."""
+    probe = Probe().install(generation=False, stream=False)
+    try:
+        gc.collect()
+        with Meter() as meter:
+            await asyncio.sleep(seconds)
+    finally:
+        probe.uninstall()
+    return meter.cpu / meter.wall, len(probe.frames)
+
+
+async def b3(cfg: Config) -> list[dict[str, Any]]:
+    seconds = cfg.pick(5.0, 2.0)
+    n = cfg.pick(4000, 1000)
+    settle = 1.0
+    with ServerProcess() as server:
+        warm_encodings()
+        floor = _idle_floor_app()
+        async with floor.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await asyncio.sleep(settle)
+            floor_share, floor_frames = await idle_share(pilot, seconds)
+        app = build_app(server.base_url, cfg.tmp / "b3")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await asyncio.sleep(settle)
+            with profiled():
+                fresh_share, fresh_frames = await idle_share(pilot, seconds)
+            for i in range(3):
+                generation, _ = await app_reply(app, pilot, spec(n, seed=i))
+                if len(generation.parts) != n:
+                    raise RuntimeError("B3: a reply did not complete")
+            await asyncio.sleep(settle)
+            with profiled():
+                after_share, after_frames = await idle_share(pilot, seconds)
+    base = {"floor_share": floor_share, "floor_frames": floor_frames, "seconds": seconds}
+    return [
+        row(
+            "B3",
+            f"idle CPU, fresh start ({seconds:g} s window)",
+            fresh_share * 100,
+            "% of a core",
+            baseline=floor_share * 100,
+            baseline_label="bare Textual app (TextArea+Static+Footer), idle",
+            target="<= 1 %",
+            passed=fresh_share <= 0.01,
+            details={**base, "frames": fresh_frames},
+        ),
+        row(
+            "B3",
+            f"idle CPU after three {n:,}-token replies ({seconds:g} s window)",
+            after_share * 100,
+            "% of a core",
+            baseline=floor_share * 100,
+            baseline_label="bare Textual app (TextArea+Static+Footer), idle",
+            target="<= 1 %",
+            passed=after_share <= 0.01,
+            details={**base, "frames": after_frames},
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B4
+
+
+def sidebar_filled(app: Any, expect: int) -> bool:
+    """Every conversation is known to the sidebar and its first rows are listed.
+
+    The sidebar first listed all rows at once; since c5a2d4e it draws them in
+    windows of ``sidebar.WINDOW`` and adds more as the user scrolls: then the
+    first window must be listed (without a WINDOW: all rows).
+    """
+    from llmchat_tui.widgets import sidebar as module
+
+    window = getattr(module, "WINDOW", expect)
+    known = len(getattr(app.sidebar, "rows", ())) or app.sidebar.option_list.option_count
+    return known >= expect and app.sidebar.option_list.option_count >= min(expect, window)
+
+
+async def b4_start(data_dir: Path, expect: int) -> dict[str, Any]:
+    """One start-up, in a fresh process: Store+App to the first frame with the sidebar full."""
+    t_import = time.perf_counter()
+    from llmchat_tui.app import ChatApp
+    from llmchat_tui.config import Settings
+    from llmchat_tui.llm import ChatClient
+    from llmchat_tui.session import ChatSession
+    from llmchat_tui.store import Store
+
+    imported = time.perf_counter() - t_import
+    profile_start()
+    with Meter() as meter:
+        settings = Settings(base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
+        store = Store(data_dir)
+        skipped = store.open()
+        client = ChatClient(base_url=settings.base_url, api_key="x")
+        app = ChatApp(ChatSession(settings, store, client), skipped=skipped)
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + 120
+            while True:
+                await pilot.pause(0)
+                if sidebar_filled(app, expect):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("B4: the sidebar never listed the conversations")
+            elapsed = time.perf_counter() - meter._w
+            cpu = time.process_time() - meter._c
+            profile_stop()
+            rows = len(getattr(app.sidebar, "rows", ()))
+            listed = app.sidebar.option_list.option_count
+            # Let start-up settle (the token encodings load in a thread) before
+            # reading the peak RSS.
+            from llmchat_tui import tokens
+
+            with contextlib.suppress(TimeoutError):
+                await wait_until(lambda: tokens.is_loaded("o200k_base"), 20, 0.02)
+            await pilot.pause()
+    return {
+        "seconds": elapsed,
+        "cpu": cpu,
+        "import_s": imported,
+        "rss_mb": peak_rss_mb(),
+        "rows": rows,
+        "options_listed": listed,
+        "index_exists_after": store.index_path.exists(),
+    }
+
+
+def _spawn_start(
+    data_dir: Path, expect: int, cfg: Config, profile: str, label: str = ""
+) -> dict[str, Any]:
+    out = cfg.tmp / f"b4-{time.monotonic_ns()}.json"
+    cmd = [
+        sys.executable,
+        str(HERE / "run.py"),
+        "--child",
+        "B4start",
+        "--data",
+        str(data_dir),
+        "--expect",
+        str(expect),
+        "--out",
+        str(out),
+    ]
+    if not cfg.ansi:
+        cmd.append("--no-ansi")
+    if profile:
+        cmd += ["--profile", profile, "--label", label]
+    subprocess.run(cmd, check=True, timeout=300)
+    return json.loads(out.read_text())[0]
+
+
+async def b4(cfg: Config, profile: str = "") -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui.store import Store
+
+    count = cfg.pick(10_000, 1_000)
+    reps = cfg.pick(3, 1)
+    data = cfg.tmp / "b4-data"
+    empty = cfg.tmp / "b4-empty"
+    t = time.perf_counter()
+    total = datagen.write_many(data, count)
+    print(
+        f"  B4: wrote {count:,} conversations ({total / 1e6:,.0f} MB) "
+        f"in {time.perf_counter() - t:.1f} s",
+        file=sys.stderr,
+    )
+    index = data / "index.json"
+    runs: dict[str, list[dict[str, Any]]] = {"empty": [], "fresh": [], "deleted": []}
+    for rep in range(reps):
+        runs["empty"].append(_spawn_start(empty, 0, cfg, ""))
+        with contextlib.suppress(FileNotFoundError):
+            index.unlink()
+        runs["deleted"].append(
+            _spawn_start(data, count, cfg, profile if rep == 0 else "", "noindex")
+        )
+        Store(data).open()  # make sure the index is fresh and complete
+        runs["fresh"].append(_spawn_start(data, count, cfg, profile if rep == 0 else "", "fresh"))
+        print(
+            "  B4 rep {}: empty {:.3f} s, deleted index {:.3f} s, fresh index {:.3f} s".format(
+                rep + 1, *(runs[k][-1]["seconds"] for k in ("empty", "deleted", "fresh"))
+            ),
+            file=sys.stderr,
+        )
+    shutil.rmtree(data, ignore_errors=True)
+
+    def med(kind: str, key: str) -> float:
+        return median([r[key] for r in runs[kind]])
+
+    details = {"conversations": count, "bytes": total, "reps": reps, "runs": runs}
+    return [
+        row(
+            "B4",
+            f"start-up with {count:,} conversations, fresh index: first frame, sidebar filled",
+            med("fresh", "seconds"),
+            "s",
+            baseline=med("empty", "seconds"),
+            baseline_label="same start-up with no saved conversation",
+            target="<= 1.0 s",
+            passed=med("fresh", "seconds") <= 1.0,
+            details=details,
+        ),
+        row(
+            "B4",
+            f"start-up with {count:,} conversations, index deleted (rebuilt)",
+            med("deleted", "seconds"),
+            "s",
+            baseline=med("empty", "seconds"),
+            baseline_label="same start-up with no saved conversation",
+            target="<= 1.0 s",
+            passed=med("deleted", "seconds") <= 1.0,
+        ),
+        row(
+            "B4",
+            "peak RSS, fresh index (whole process once start-up settled)",
+            med("fresh", "rss_mb"),
+            "MB",
+            baseline=med("empty", "rss_mb"),
+            baseline_label="peak RSS with no saved conversation",
+            target="<= 300 MB",
+            passed=med("fresh", "rss_mb") <= 300,
+        ),
+        row(
+            "B4",
+            "peak RSS, index deleted",
+            med("deleted", "rss_mb"),
+            "MB",
+            baseline=med("empty", "rss_mb"),
+            baseline_label="peak RSS with no saved conversation",
+            target="<= 300 MB",
+            passed=med("deleted", "rss_mb") <= 300,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B5
+
+
+async def open_via_sidebar(app: Any, pilot: Any, conversation_id: str) -> None:
+    option_list = app.sidebar.option_list
+    option_list.focus()
+    option_list.highlighted = option_list.get_option_index(conversation_id)
+    await pilot.pause()
+
+
+async def b5_once(cfg: Config, data: Path, conv: Any, profile: bool = False) -> dict[str, Any]:
+    """Open ``conv`` from the sidebar, then scroll to the top to load the older batch."""
+    app = build_app("http://127.0.0.1:9/v1", data)
+    last_id = conv.messages[-1].id
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_via_sidebar(app, pilot, conv.id)
+        pane = app.pane
+        gc.collect()
+        maybe_profiled = profiled if profile else contextlib.nullcontext
+        with maybe_profiled(), StallMeter() as stall_open, Meter() as opened:
+            press_nowait(app, "enter")
+            await wait_until(
+                lambda: (
+                    pane.conversation is not None
+                    and pane.conversation.id == conv.id
+                    and pane.views()
+                    and pane.views()[-1].message.id == last_id
+                ),
+                interval=0.001,
+            )
+            await pilot.pause(0)
+        at_end = pane.is_vertical_scroll_end
+        await pilot.pause()
+        before = len(pane.views())
+        expected = min(before + 40, len(conv.messages))
+        gc.collect()
+        with maybe_profiled(), StallMeter() as stall_older, Meter() as older:
+            pane.scroll_home(animate=False, immediate=True)
+            await wait_until(lambda: len(pane.views()) >= expected, interval=0.001)
+            await pilot.pause(0)
+        loaded = len(pane.views()) - before
+    return {
+        "open_s": opened.wall,
+        "open_stall_s": stall_open.max_gap,
+        "at_end_after_open": at_end,
+        "older_s": older.wall,
+        "older_stall_s": stall_older.max_gap,
+        "older_loaded": loaded,
+    }
+
+
+async def b5(cfg: Config) -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui.store import Store, encode_conversation
+
+    size = cfg.pick(2000, 600)
+    reps = cfg.pick(3, 1)
+    data = cfg.tmp / "b5-data"
+    store = Store(data)
+    store.open()
+    big = datagen.make_conversation(size, reply_tokens=200, seed=5)
+    small = datagen.make_conversation(80, reply_tokens=200, seed=5)
+    store.save(big)
+    store.save(small)
+    big_bytes = len(encode_conversation(big))
+    runs: dict[str, list[dict[str, Any]]] = {"big": [], "small": []}
+    await b5_once(cfg, data, small)  # warm-up: first-use imports and caches
+    for rep in range(reps):
+        runs["small"].append(await b5_once(cfg, data, small))
+        runs["big"].append(await b5_once(cfg, data, big, profile=True))
+        print(
+            f"  B5 rep {rep + 1}: open {runs['big'][-1]['open_s'] * 1000:.0f} ms "
+            f"(80 msgs: {runs['small'][-1]['open_s'] * 1000:.0f} ms), older batch "
+            f"{runs['big'][-1]['older_s'] * 1000:.0f} ms",
+            file=sys.stderr,
+        )
+
+    def med(kind: str, key: str) -> float:
+        return median([r[key] for r in runs[kind]]) * 1000
+
+    details = {"messages": size, "bytes": big_bytes, "reps": reps, "runs": runs}
+    return [
+        row(
+            "B5",
+            f"open a {size:,}-message conversation: select -> last messages on screen",
+            med("big", "open_s"),
+            "ms",
+            baseline=med("small", "open_s"),
+            baseline_label="same with an 80-message conversation (same 40 views mounted)",
+            target="<= 300 ms",
+            passed=med("big", "open_s") <= 300,
+            details=details,
+        ),
+        row(
+            "B5",
+            "scroll_home -> older batch (40 messages) mounted and drawn",
+            med("big", "older_s"),
+            "ms",
+            baseline=med("small", "older_s"),
+            baseline_label="same in the 80-message conversation",
+            target="<= 300 ms",
+            passed=med("big", "older_s") <= 300,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B6
+
+
+def _drafts(count: int, length: int, seed: int) -> list[str]:
+    import random
+
+    from content import user_text
+
+    rng = random.Random(seed)
+    drafts = []
+    for _ in range(count):
+        text = ""
+        while len(text) < length:
+            text += user_text(rng) + " "
+        drafts.append(text[:length])
+    return drafts
+
+
+def _time_estimates(session: Any, conversation: Any, draft: str) -> list[float]:
+    """Per keystroke: ``prompt_estimate`` with the draft one character longer."""
+    times = []
+    for i in range(1, len(draft) + 1):
+        typed = draft[:i]
+        start = time.perf_counter()
+        session.prompt_estimate(conversation, typed)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def _type_keys(app: Any, pilot: Any, text: str) -> list[float]:
+    """Per key: send it and process everything it caused, one frame included."""
+    times = []
+    for char in text:
+        key = "space" if char == " " else char
+        if not (char == " " or char.isalnum()):
+            continue
+        start = time.perf_counter()
+        press_nowait(app, key)
+        await pilot.pause(0)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def b6(cfg: Config) -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui import tokens
+    from llmchat_tui.store import Store, encode_conversation
+    from llmchat_tui.widgets.sidebar import Sidebar
+
+    target_tokens = cfg.pick(200_000, 50_000)
+    keystrokes = 200
+    reps = cfg.pick(3, 1)
+    warm_encodings()
+    data = cfg.tmp / "b6-data"
+    store = Store(data)
+    store.open()
+    big = datagen.conversation_of_size(target_tokens=target_tokens, seed=6)
+    small = datagen.make_conversation(20, seed=6)
+    store.save(big)
+    store.save(small)
+    history_tokens = sum(tokens.count_text(m.content, "o200k_base") for m in big.messages)
+
+    # 1. session.prompt_estimate per keystroke, history cached.
+    app = build_app("http://127.0.0.1:9/v1", data)
+    session = app.session
+    big_conv = session.open(big.id)
+    small_conv = session.open(small.id)
+    with Meter() as cold:
+        session.prompt_estimate(big_conv, "")
+    session.prompt_estimate(small_conv, "")
+    drafts = _drafts(2 * reps, keystrokes, seed=60)
+    est_big: list[float] = []
+    est_small: list[float] = []
+    for rep in range(reps):
+        est_small += _time_estimates(session, small_conv, drafts[2 * rep])
+        with profiled():
+            est_big += _time_estimates(session, big_conv, drafts[2 * rep + 1])
+
+    # 2. Keys through the running app (TextArea edit, Changed, timers, one frame each),
+    #    then the draft autosave that follows a pause in typing.
+    typing: dict[str, list[float]] = {}
+    autosave: dict[str, dict[str, float]] = {}
+    key_text = _drafts(1, 120, seed=61)[0].lower()
+    for label, conv in (("warm-up", small), ("small", small), ("big", big)):
+        app = build_app("http://127.0.0.1:9/v1", data)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.post_message(Sidebar.ConversationSelected(conv.id))
+            await wait_until(lambda app=app, conv=conv: app.conversation.id == conv.id)
+            await pilot.pause()
+            app.prompt.focus()
+            await pilot.pause()
+            typing[label] = await _type_keys(app, pilot, key_text)
+            # The estimate as the app runs it (debounced 0.15 s after the last key).
+            calls = []
+            for _ in range(20):
+                app.prompt.insert("x")
+                start = time.perf_counter()
+                app._update_estimate()
+                calls.append(time.perf_counter() - start)
+            # Typing stops: after 1 s the app stashes the draft (a save of the whole
+            # conversation, on the UI thread).
+            press_nowait(app, "y")
+            await pilot.pause(0)
+            with StallMeter() as stall:
+                await asyncio.sleep(1.4)
+            start = time.perf_counter()
+            app.prompt.insert("z")
+            app._stash_draft()
+            stash = time.perf_counter() - start
+            autosave[label] = {
+                "update_estimate_ms": median(calls) * 1000,
+                "loop_stall_ms": stall.max_gap * 1000,
+                "stash_draft_ms": stash * 1000,
+            }
+
+    def ms(values: list[float], q: float = 50) -> float:
+        return percentile(values, q) * 1000
+
+    details = {
+        "history_tokens": history_tokens,
+        "history_messages": len(big.messages),
+        "history_bytes": len(encode_conversation(big)),
+        "first_estimate_ms": cold.wall * 1000,
+        "estimate_p99_ms": ms(est_big, 99),
+        "estimate_max_ms": max(est_big) * 1000,
+        "baseline_p99_ms": ms(est_small, 99),
+        "keystrokes": len(est_big),
+        "pilot_key_p50_ms": {k: ms(v) for k, v in typing.items()},
+        "pilot_key_p99_ms": {k: ms(v, 99) for k, v in typing.items()},
+        "autosave": autosave,
+    }
+    return [
+        row(
+            "B6",
+            f"prompt estimate per keystroke, {history_tokens:,}-token conversation (p50)",
+            ms(est_big),
+            "ms",
+            baseline=ms(est_small),
+            baseline_label="same drafts, 20-message conversation",
+            target="<= 2 ms",
+            passed=ms(est_big) <= 2,
+            details=details,
+        ),
+        row(
+            "B6",
+            "prompt estimate per keystroke (p99)",
+            ms(est_big, 99),
+            "ms",
+            baseline=ms(est_small, 99),
+            baseline_label="same drafts, 20-message conversation",
+            target="<= 2 ms",
+            passed=ms(est_big, 99) <= 2,
+        ),
+        row(
+            "B6",
+            "key pressed through the app -> processed and drawn (p50)",
+            ms(typing["big"]),
+            "ms",
+            baseline=ms(typing["small"]),
+            baseline_label="same keys, 20-message conversation",
+        ),
+        row(
+            "B6",
+            "draft autosave 1 s after typing stops: longest UI freeze",
+            autosave["big"]["loop_stall_ms"],
+            "ms",
+            baseline=autosave["small"]["loop_stall_ms"],
+            baseline_label="same, 20-message conversation",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B7
+
+
+class WriteCounter:
+    """Counts the bytes and times of the store's atomic writes, per folder."""
+
+    def __init__(self) -> None:
+        import llmchat_tui.store as store_module
+        from llmchat_tui.store import Store
+
+        self.module = store_module
+        self.store_cls = Store
+        self.original_write = store_module._atomic_write
+        self.original_save = Store.save
+        self.bytes: dict[str, int] = {}
+        self.saves: list[float] = []
+        self.save_cpu: list[float] = []  # CPU time of the saving thread itself
+
+    def __enter__(self) -> WriteCounter:
+        counter = self
+        original_write = self.original_write
+        original_save = self.original_save
+
+        def _atomic_write(path: Path, data: bytes, *args: Any, **kwargs: Any) -> Any:
+            folder = Path(path).parent.name
+            counter.bytes[folder] = counter.bytes.get(folder, 0) + len(data)
+            return original_write(path, data, *args, **kwargs)
+
+        def save(store: Any, conv: Any) -> None:
+            start = time.perf_counter()
+            cpu = time.thread_time()
+            try:
+                original_save(store, conv)
+            finally:
+                counter.saves.append(time.perf_counter() - start)
+                counter.save_cpu.append(time.thread_time() - cpu)
+
+        self.module._atomic_write = _atomic_write
+        self.store_cls.save = save  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.module._atomic_write = self.original_write
+        self.store_cls.save = self.original_save  # type: ignore[method-assign]
+
+
+async def b7_stream(
+    base_url: str, data: Path, conv_id: str | None, n: int, *, profile: bool = False
+) -> dict[str, Any]:
+    """Stream ``n`` deltas at 1,000/s into a conversation; count what the store writes."""
+    from llmchat_tui.widgets.sidebar import Sidebar
+
+    app = build_app(base_url, data)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        if conv_id is not None:
+            app.post_message(Sidebar.ConversationSelected(conv_id))
+            await wait_until(lambda: app.conversation.id == conv_id)
+            await pilot.pause()
+        with WriteCounter() as counter, StallMeter() as stall:
+            generation, meter = await app_reply(
+                app, pilot, spec(n, rate=1000, burst=1), profile=profile
+            )
+    reply_bytes = len(generation.text().encode())
+    written = counter.bytes.get("conversations", 0)
+    return {
+        "seconds": meter.wall,
+        "written_bytes": written,
+        "index_bytes": counter.bytes.get(data.name, 0),
+        "bytes_per_s": written / meter.wall,
+        "reply_bytes_per_s": reply_bytes / meter.wall,
+        "saves": len(counter.saves),
+        "save_p50_ms": median(counter.saves) * 1000,
+        "save_max_ms": max(counter.saves) * 1000 if counter.saves else None,
+        "save_cpu_p50_ms": median(counter.save_cpu) * 1000,
+        "save_cpu_max_ms": max(counter.save_cpu) * 1000 if counter.save_cpu else None,
+        "gc_s": meter.gc,
+        "gc_collections": meter.collections,
+        "loop_stall_max_ms": stall.max_gap * 1000,
+        "cpu_share": meter.cpu / meter.wall,
+    }
+
+
+async def b7(cfg: Config) -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui.store import Store, atomic_write_bytes, encode_conversation
+
+    target = cfg.pick(5_000_000, 2_000_000)
+    reps = 10
+    n = cfg.pick(5000, 2000)
+    warm_encodings()
+    data = cfg.tmp / "b7-data"
+    store = Store(data)
+    store.open()
+    big = datagen.conversation_of_size(target_bytes=target, seed=7)
+    store.save(big)
+    raw = encode_conversation(big)
+    saves, writes, encodes = [], [], []
+    for _ in range(reps):
+        with Meter() as meter:
+            atomic_write_bytes(data / "raw-baseline.bin", raw)
+        writes.append(meter.wall)
+        with profiled(), Meter() as meter:
+            store.save(big)
+        saves.append(meter.wall)
+        with Meter() as meter:
+            encode_conversation(big)
+        encodes.append(meter.wall)
+    with ServerProcess() as server:
+        fresh = await b7_stream(server.base_url, data, None, n)
+        large = await b7_stream(server.base_url, data, big.id, n, profile=True)
+    save_ms = median(saves) * 1000
+    details = {
+        "bytes": len(raw),
+        "messages": len(big.messages),
+        "save_ms": [s * 1000 for s in saves],
+        "raw_write_ms": [w * 1000 for w in writes],
+        "encode_ms": median(encodes) * 1000,
+        "stream_fresh": fresh,
+        "stream_large": large,
+    }
+    return [
+        row(
+            "B7",
+            f"store.save() of a {len(raw) / 1e6:.1f} MB conversation (median of {reps})",
+            save_ms,
+            "ms",
+            baseline=median(writes) * 1000,
+            baseline_label="atomic_write_bytes of the same bytes (write+fsync+rename)",
+            target="<= 50 ms",
+            passed=save_ms <= 50,
+            details=details,
+        ),
+        row(
+            "B7",
+            f"checkpoint save while streaming into it at 1,000 tok/s (max of {large['saves']})",
+            large["save_max_ms"],
+            "ms",
+            baseline=fresh["save_max_ms"],
+            baseline_label="same stream into a new conversation",
+            target="<= 50 ms",
+            passed=large["save_max_ms"] <= 50,
+        ),
+        row(
+            "B7",
+            f"bytes written/s to conversations/ while streaming 1,000 tok/s, "
+            f"{len(raw) / 1e6:.1f} MB conversation",
+            large["bytes_per_s"] / 1e6,
+            "MB/s",
+            baseline=large["reply_bytes_per_s"] / 1e6,
+            baseline_label="bytes/s of the reply text itself",
+        ),
+        row(
+            "B7",
+            "bytes written/s while streaming 1,000 tok/s, new conversation",
+            fresh["bytes_per_s"] / 1e6,
+            "MB/s",
+            baseline=fresh["reply_bytes_per_s"] / 1e6,
+            baseline_label="bytes/s of the reply text itself",
+        ),
+    ]
+
+
+SUITES = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6, "B7": b7}
