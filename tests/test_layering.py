@@ -13,6 +13,7 @@ CORE = [
     "paths",
     "budget",
     "blocks",
+    "discovery",
     "exporting",
     "importing",
     "models",
