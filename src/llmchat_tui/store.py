@@ -207,6 +207,47 @@ def decode_conversation(raw: bytes, conv_id: str | None = None) -> Conversation:
     copied file becomes a conversation of its own. Raises :class:`StoreError`
     whose message is the reason the file cannot be used.
     """
+    data = _parse_upgraded(raw, conv_id)
+    try:
+        return Conversation.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise StoreError(f"not a conversation: {error}") from error
+
+
+_ROLES = frozenset(("system", "user", "assistant"))
+_STATUSES = frozenset(status.value for status in Status)
+
+
+def summarize_conversation(raw: bytes, conv_id: str) -> tuple[Conversation, int]:
+    """The conversation's fields without its messages, and how many it has.
+
+    Used to rebuild the index: it checks every message by the same rules as
+    :func:`decode_conversation` (so an unusable file is still skipped at
+    start-up) but builds no message objects, which was a quarter of the time
+    of rebuilding an index of 10,000 conversations (benchmark B4).
+    """
+    data = _parse_upgraded(raw, conv_id)
+    messages = data["messages"]
+    for message in messages:
+        if message.get("role") not in _ROLES:
+            raise StoreError(f"not a conversation: unknown message role {message.get('role')!r}")
+        if not isinstance(message.get("content", ""), str):
+            raise StoreError("not a conversation: message content is not text")
+        if message.get("status", "complete") not in _STATUSES:
+            raise StoreError(
+                f"not a conversation: unknown message status {message.get('status')!r}"
+            )
+        if not isinstance(message.get("usage") or {}, dict):
+            raise StoreError("not a conversation: message usage is not an object")
+    try:
+        head = Conversation.from_dict({**data, "messages": []})
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise StoreError(f"not a conversation: {error}") from error
+    return head, len(messages)
+
+
+def _parse_upgraded(raw: bytes, conv_id: str | None) -> dict[str, Any]:
+    """JSON -> a dict upgraded to :data:`SCHEMA_VERSION` whose messages are objects."""
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as error:
@@ -235,7 +276,7 @@ def decode_conversation(raw: bytes, conv_id: str | None = None) -> Conversation:
         for number, message in enumerate(messages, 1):
             if not isinstance(message, dict):
                 raise StoreError(f"not a conversation: message {number} is not an object")
-        return Conversation.from_dict(data)
+        return data
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
 
@@ -345,13 +386,15 @@ def _valid(entry: Any, types: dict[str, type]) -> bool:
     )
 
 
-def _entry(conv: Conversation, stat: os.stat_result) -> dict[str, Any]:
+def _entry(
+    conv: Conversation, stat: os.stat_result, message_count: int | None = None
+) -> dict[str, Any]:
     return {
         "title": conv.title,
         "updated_at": conv.updated_at,
         "created_at": conv.created_at,
         "model": conv.model,
-        "message_count": len(conv.messages),
+        "message_count": len(conv.messages) if message_count is None else message_count,
         "mtime_ns": stat.st_mtime_ns,
         "size": stat.st_size,
         "ino": stat.st_ino,
@@ -540,11 +583,11 @@ class Store:
                     io_skips[name] = f"cannot be read ({error.strerror or error})"
                     continue
                 try:
-                    conv = decode_conversation(raw, conv_id)
+                    head, count = summarize_conversation(raw, conv_id)
                 except StoreError as error:
                     skip_entries[name] = _skip_entry(str(error), stat)
                     continue
-                entries[conv_id] = _entry(conv, stat)
+                entries[conv_id] = _entry(head, stat, count)
         return entries, skip_entries, io_skips
 
     def _ensure_open(self) -> None:
