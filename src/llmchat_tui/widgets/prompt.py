@@ -10,11 +10,6 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
-# Keys that insert a newline instead of sending. Shift+Enter needs a terminal
-# that reports it (kitty, WezTerm, foot, Ghostty, iTerm2 with CSI u); Ctrl+J
-# works everywhere.
-NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
-
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
 PASTE_CHIP_CHARS = 10_000
@@ -24,16 +19,16 @@ CHIP = re.compile(r"⟦pasted #(\d+): [\d,]+ characters⟧")
 class PromptInput(TextArea):
     """Where the user writes. Enter sends; Shift+Enter or Ctrl+J adds a line."""
 
+    # Not priority bindings: a priority binding runs at app level before this
+    # widget has handled the keys queued ahead of it, so a fast typist's (or
+    # tmux's) "text + Enter" would send the text without its last characters.
+    # ``_on_key`` handles these keys in order; the bindings name them for the
+    # footer, the help screen and the keymap. Shift+Enter needs a terminal that
+    # reports it (kitty, WezTerm, foot, Ghostty, iTerm2 with CSI u); Ctrl+J
+    # works everywhere.
     BINDINGS = [
-        Binding("enter", "submit", "Send", id="send", priority=True),
-        Binding(
-            "ctrl+j,shift+enter,alt+enter",
-            "newline",
-            "New line",
-            id="newline",
-            show=False,
-            priority=True,
-        ),
+        Binding("enter", "submit", "Send", id="send"),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", id="newline", show=False),
     ]
 
     @dataclass
