@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -33,6 +35,40 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 def markdown_renderable(text: str) -> RichMarkdown:
     """How every reply body is drawn (live or from history)."""
     return RichMarkdown(text or " ", code_theme="monokai", hyperlinks=False)
+
+
+def _blank(line: list[Segment]) -> bool:
+    """An empty line (spaces without a background, as between paragraphs)."""
+    return all(
+        not segment.text.strip() and (segment.style is None or not segment.style.bgcolor)
+        for segment in line
+    )
+
+
+class FrozenBlock:
+    """A finished block drawn without blank lines at either end.
+
+    Rich puts a blank line before some elements (lists) when they are drawn
+    on their own; the widget's one-line margin is the only gap after a frozen
+    block, so the reply is as tall as the same text drawn whole, wherever the
+    stream happened to be split into blocks.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.markdown = markdown_renderable(text)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # Render at the natural height: Textual passes the widget's height,
+        # which would crop the untrimmed lines before they are trimmed.
+        lines = console.render_lines(self.markdown, options.update(height=None), pad=False)
+        while lines and _blank(lines[-1]):
+            lines.pop()
+        while lines and _blank(lines[0]):
+            lines.pop(0)
+        new_line = Segment.line()
+        for line in lines:
+            yield from line
+            yield new_line
 
 
 class FenceTracker:
@@ -122,7 +158,7 @@ class ReplyBody(Vertical):
             self._boundary = None
             if finished.strip():
                 # One blank line after every finished block, as in a full render.
-                frozen = Static(markdown_renderable(finished.strip("\n")), classes="frozen")
+                frozen = Static(FrozenBlock(finished), classes="frozen")
                 await self.mount(frozen, before=self._tail)
                 self.frozen_blocks += 1
         self._tail.update(self._tail_renderable())
