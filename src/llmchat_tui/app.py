@@ -497,29 +497,33 @@ class ChatApp(App[int]):
 
     # -- drafts ----------------------------------------------------------------
 
-    def _stash_draft(self) -> None:
+    def _take_draft(self) -> Conversation | None:
+        """Copy the prompt into the open conversation's draft; the conversation
+        when that changed something worth saving, else None."""
         if not self.query(PromptInput):
-            return
-        conversation = self.conversation
-        text = self.prompt.full_text
-        if conversation.draft != text:
-            conversation.draft = text
-            if conversation.messages:
-                try:
-                    self.session.save_now(conversation)
-                except (OSError, StoreError):
-                    log.exception("saving the draft failed")
-
-    def _autosave_draft(self) -> None:
-        """Keep the unsent text a second after typing stops, saved off the UI thread."""
-        if self._shutting_down or not self.query(PromptInput) or self._editing is not None:
-            return
+            return None
         conversation = self.conversation
         text = self.prompt.full_text
         if conversation.draft == text:
-            return
+            return None
         conversation.draft = text
-        if conversation.messages:
+        return conversation if conversation.messages else None
+
+    def _stash_draft(self) -> None:
+        """Keep the unsent text now (switching conversation, quitting)."""
+        conversation = self._take_draft()
+        if conversation is not None:
+            try:
+                self.session.save_now(conversation)
+            except (OSError, StoreError):
+                log.exception("saving the draft failed")
+
+    def _autosave_draft(self) -> None:
+        """Keep the unsent text a second after typing stops, saved off the UI thread."""
+        if self._shutting_down or self._editing is not None:
+            return
+        conversation = self._take_draft()
+        if conversation is not None:
             self.run_worker(self._save_quietly(conversation), group="draft", exit_on_error=False)
 
     async def _save_quietly(self, conversation: Conversation) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -110,7 +111,6 @@ class Generation:
 
         self.parts: list[str] = []
         self.reasoning_parts: list[str] = []
-        self.version = 0
         self.changed = asyncio.Event()
         self.done = asyncio.Event()
         self.state = State.WAITING
@@ -284,8 +284,6 @@ class Generation:
 
     def _with_sizes(self, cause: Cause) -> Cause:
         """Add the tokens sent and the model's limit to a context-length error."""
-        import re
-
         limit = re.search(
             r"(?:maximum context length|context window|context length|context size)"
             r"\D{0,20}?(\d[\d,]*)",
@@ -332,12 +330,9 @@ class Generation:
             self._set_state(State.STREAMING)
         self.last_token_at = now
         target.append(text)
-        self.version += 1
-        self._dirty = True
-        self.changed.set()
+        self._mark_changed()
 
     def _mark_changed(self) -> None:
-        self.version += 1
         self._dirty = True
         self.changed.set()
 

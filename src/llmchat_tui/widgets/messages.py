@@ -163,9 +163,6 @@ class AssistantMessageView(Vertical):
         lookup = getattr(pane, "price_lookup", None)
         return lookup(self.message.model or "") if lookup is not None else None
 
-    def refresh_footer(self) -> None:
-        self.query_one(".footer", Static).update(message_footer(self.message, self._price()))
-
 
 class MessagePane(VerticalScroll):
     """The scrolling list of messages of the open conversation.
