@@ -86,3 +86,17 @@ def test_app_keys_do_not_clash_with_the_prompt_or_inputs():
     taken = keys(TextArea.BINDINGS) | keys(Input.BINDINGS)
     clashes = keys(ChatApp.BINDINGS) & taken
     assert not clashes, clashes
+
+
+def test_ci_runs_exactly_the_readme_setup_commands():
+    root = SRC.parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("<!-- setup:begin -->")[1].split("<!-- setup:end -->")[0]
+    commands = [line for line in block.splitlines() if line and line[0].isalpha()]
+    ci = [
+        line
+        for line in (root / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith(("#", " ")) and line[0].isalpha()
+    ]
+    assert commands == ["pip install -e '.[test]'", "pytest"]
+    assert ci[-2:] == commands
