@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,18 +88,14 @@ async def wait_until(
         await pilot.pause(0.02)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
-    """Thread/process version of :func:`wait_until` (polls every 20 ms)."""
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Thread/process version of :func:`wait_until` (polls every 20 ms); returns
+    the predicate's first true value."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.02)
-
-
-async def async_wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)

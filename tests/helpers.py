@@ -27,3 +27,26 @@ async def type_text(pilot: Any, text: str) -> None:
     app.prompt.focus()
     app.prompt.insert(text)
     await pilot.pause()
+
+
+async def send(pilot: Any, text: str) -> None:
+    """Type ``text`` into the prompt and press Enter."""
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
+def current(app: Any) -> Any:
+    """The open conversation's reply (running or last)."""
+    return app.session.generation(app.conversation.id)
+
+
+async def finished(pilot: Any, timeout: float = 15.0) -> Any:
+    """Wait until the open conversation's reply has ended; return it."""
+    from conftest import wait_until
+
+    generation = current(pilot.app)
+    await wait_until(
+        pilot, lambda: generation is not None and not generation.active, timeout, "reply end"
+    )
+    await pilot.pause()
+    return generation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import wait_until
-from helpers import screen_text, type_text
+from helpers import finished, screen_text, send, type_text
 from llmchat_tui.generation import State
 from openai_server import Reply
 
@@ -48,26 +48,14 @@ def saved_conversation(data_dir):
     return json.loads(files[0].read_text())
 
 
-async def send(pilot, text):
-    await type_text(pilot, text)
-    await pilot.press("enter")
-
-
-async def finish(pilot, app):
-    gen = app.session.generation(app.conversation.id)
-    await wait_until(pilot, lambda: gen is not None and not gen.active, what="reply end")
-    await pilot.pause()
-    return gen
-
-
 async def test_second_request_carries_first_exchange_and_system_prompt(make_app, server):
     server.queue(Reply.text("Paris is the capital."), Reply.text("About 2.1 million."))
     app = make_app(system_prompt="Answer briefly.")
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Capital of France?")
-        await finish(pilot, app)
+        await finished(pilot)
         await send(pilot, "Population?")
-        await finish(pilot, app)
+        await finished(pilot)
         assert "About 2.1 million." in screen_text(app)
     first, second = server.chat_requests
     assert first.body["messages"] == [
@@ -100,7 +88,7 @@ async def test_escape_stops_the_stream_and_keeps_the_partial_reply(make_app, ser
         assert "cancelled" in app.status.build().plain
         # The prompt works at once, and the history keeps the partial reply.
         await send(pilot, "Go on")
-        await finish(pilot, app)
+        await finished(pilot)
         assert "Second answer." in screen_text(app)
     second = server.chat_requests[1].body["messages"]
     assert second[1] == {"role": "assistant", "content": partial}
@@ -121,7 +109,7 @@ async def test_status_bar_shows_figures_from_the_script(make_app, server):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Count")
-        gen = await finish(pilot, app)
+        gen = await finished(pilot)
         status = app.status.build().plain
         assert gen.ttft is not None and gen.ttft >= 0.3
         assert f"TTFT {gen.ttft:.2f}s" in status
@@ -140,7 +128,7 @@ async def test_estimates_are_marked_until_the_server_reports(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "next ≈" in app.status.build().plain, what="estimate")
         await send(pilot, "Hi")
-        gen = await finish(pilot, app)
+        gen = await finished(pilot)
         status = app.status.build().plain
         assert "out ≈" in status  # estimated: no usage chunk
         assert gen.message.usage.source == "estimate"
@@ -151,7 +139,7 @@ async def test_stream_options_can_be_turned_off(make_app, server):
     app = make_app(stream_usage=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        await finish(pilot, app)
+        await finished(pilot)
     assert "stream_options" not in server.chat_requests[0].body
 
 
@@ -171,7 +159,7 @@ async def test_a_server_rejecting_stream_options_is_asked_again_without(make_app
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        await finish(pilot, app)
+        await finished(pilot)
         assert "Fine without usage." in screen_text(app)
     assert "stream_options" in server.chat_requests[0].body
     assert "stream_options" not in server.chat_requests[1].body
@@ -182,7 +170,7 @@ async def test_cut_stream_is_reported_and_the_partial_reply_kept(make_app, serve
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finish(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.ERROR
         assert gen.cause.kind == "cut"
         text = screen_text(app)
@@ -206,7 +194,7 @@ async def test_reasoning_is_shown_and_saved_but_not_sent_back(make_app, server, 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "2+2?")
-        await finish(pilot, app)
+        await finished(pilot)
         text = screen_text(app)
         # Collapsed and dimmed above the answer until the user expands it.
         assert "Reasoning (13 characters)" in text and "The answer is 4." in text
@@ -214,7 +202,7 @@ async def test_reasoning_is_shown_and_saved_but_not_sent_back(make_app, server, 
         await pilot.click(".reasoning CollapsibleTitle")
         await wait_until(pilot, lambda: "Let me think." in screen_text(app), what="expanded")
         await send(pilot, "thanks")
-        await finish(pilot, app)
+        await finished(pilot)
     assert server.chat_requests[1].body["messages"][1] == {
         "role": "assistant",
         "content": "The answer is 4.",
@@ -236,9 +224,9 @@ async def test_enter_sends_every_typed_character(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         app.prompt.focus()
         await pilot.press(*"lighthouses", "enter")
-        await finish(pilot, app)
+        await finished(pilot)
         await pilot.press(*"two", "ctrl+j", *"lines", "enter")
-        await finish(pilot, app)
+        await finished(pilot)
     assert server.chat_requests[0].body["messages"][-1]["content"] == "lighthouses"
     assert server.chat_requests[1].body["messages"][-1]["content"] == "two\nlines"
 
@@ -252,7 +240,7 @@ async def test_a_network_error_never_exits_the_app(make_app, server):
         await send(pilot, "Hello?")
         gen = app.session.generation(app.conversation.id)
         gen.retry = type(gen.retry)(attempts=0)
-        await finish(pilot, app)
+        await finished(pilot)
         assert gen.state is State.ERROR
         assert "Connection refused" in screen_text(app)
         assert app.is_running

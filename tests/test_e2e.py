@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from conftest import wait_for
 from openai_server import OpenAIServer, Reply, make_tokens
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
@@ -144,17 +145,6 @@ def send_message(term: Terminal, text: str) -> None:
 def quit_app(term: Terminal) -> None:
     term.press("ctrl+q")
     assert term.wait_for_exit(15) == 0
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 def conversation_files(data_dir: Path) -> list[Path]:

@@ -8,27 +8,11 @@ import logging
 import pytest
 
 from conftest import wait_until
-from helpers import footer_text, screen_text, type_text
+from helpers import current, finished, footer_text, screen_text, send
 from llmchat_tui.generation import State
 from openai_server import Reply
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
-
-
-async def send(pilot, text):
-    await type_text(pilot, text)
-    await pilot.press("enter")
-
-
-def current(app):
-    return app.session.generation(app.conversation.id)
-
-
-async def finished(pilot, app, timeout=15):
-    gen = current(app)
-    await wait_until(pilot, lambda: not gen.active, timeout=timeout, what="reply end")
-    await pilot.pause()
-    return gen
 
 
 def saved_messages(data_dir):
@@ -49,7 +33,7 @@ async def test_rate_limit_is_retried_visibly_honouring_retry_after(make_app, ser
         await wait_until(pilot, lambda: gen.state is State.RETRYING, what="retrying")
         status = app.status.build().plain
         assert "rate limited · retry 1/4 in 1 s" in status
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.COMPLETE
         assert "Finally." in screen_text(app)
     assert len(server.chat_requests) == 3
@@ -62,7 +46,7 @@ async def test_server_errors_are_retried_then_reported(make_app, server, data_di
     app = make_app(retry_attempts=2, retry_base=0.01, retry_cap=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.ERROR
         assert "Server error 503" in footer_text(app)
         assert "error" in app.status.build().plain
@@ -119,7 +103,7 @@ async def test_mid_stream_failures_keep_the_partial_reply(
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.ERROR and gen.cause.kind == kind
         assert "a b" in screen_text(app)
         assert shown in footer_text(app)
@@ -134,9 +118,9 @@ async def test_regenerate_replaces_a_failed_reply(make_app, server, data_dir):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Question")
-        await finished(pilot, app)
+        await finished(pilot)
         await pilot.press("ctrl+r")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.COMPLETE
         text = screen_text(app)
         assert "Whole reply." in text and "half" not in text
@@ -151,13 +135,13 @@ async def test_continue_sends_the_partial_reply_and_an_instruction(make_app, ser
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Tell me")
-        await finished(pilot, app)
+        await finished(pilot)
         await pilot.press("ctrl+g")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.state is State.COMPLETE
         assert "and the rest." in screen_text(app)
         await send(pilot, "thanks")
-        await finished(pilot, app)
+        await finished(pilot)
     again = server.chat_requests[1].body["messages"]
     assert again[1] == {"role": "assistant", "content": "The first half"}
     assert again[2]["role"] == "user" and "Continue" in again[2]["content"]
@@ -175,11 +159,11 @@ async def test_a_stall_stops_the_reply_and_the_next_message_works(make_app, serv
     app = make_app(stall_timeout=1.0)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "stalled"
         assert "stalled: no data for 1 s after" in footer_text(app)
         await send(pilot, "again")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert "Fresh answer." in screen_text(app)
     assert saved_messages(data_dir)[1]["content"] == "slow start "
 
@@ -204,7 +188,7 @@ async def test_bad_key_names_where_the_key_comes_from(make_app, server):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "auth"
         text = footer_text(app)
         assert "rejected the API key (401)" in text
@@ -218,7 +202,7 @@ async def test_unknown_model_lists_the_servers_models(make_app, server):
     app = make_app(model="nope")
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "not_found"
         assert "this server has: llama3.2, qwen2.5:7b" in gen.cause.text
         assert "Model 'nope' not found" in footer_text(app)
@@ -247,7 +231,7 @@ async def test_context_length_error_says_tokens_sent_and_limit(make_app, server)
             ),
         )
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "context_length"
         assert "limit 8,192" in gen.cause.message
         assert "tokens sent" in gen.cause.message
@@ -265,7 +249,7 @@ async def test_html_error_page_from_a_proxy(make_app, server):
     app = make_app(retry_attempts=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "proxy"
         assert "non-JSON page: 502 Bad Gateway" in footer_text(app)
 
@@ -276,7 +260,7 @@ async def test_connection_refused_names_the_url(make_app, server):
     server.stop()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         assert gen.cause.kind == "connection_refused"
         assert f"Connection refused by {url}" in gen.cause.text
         assert app.is_running
@@ -299,7 +283,7 @@ async def test_the_api_key_never_reaches_screen_files_or_log(
     app.session.client._secret = SECRET
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
-        gen = await finished(pilot, app)
+        gen = await finished(pilot)
         text = screen_text(app)
         assert "[redacted API key]" in footer_text(app)
         assert SECRET not in text and SECRET not in footer_text(app)
@@ -343,6 +327,6 @@ async def test_a_megabyte_paste_is_sent_whole(make_app, server):
             what="estimate of the paste",
         )
         await pilot.press("enter")
-        gen = await finished(pilot, app, timeout=30)
+        gen = await finished(pilot, timeout=30)
         assert gen.state is State.COMPLETE
     assert server.chat_requests[0].body["messages"][-1]["content"] == big + "see: "

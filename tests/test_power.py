@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import helpers
 from conftest import wait_until
 from helpers import screen_text, type_text
 from llmchat_tui.screens.pickers import HelpScreen, PickerDialog, SystemPromptDialog
@@ -11,13 +12,9 @@ from openai_server import OpenAIServer, Reply
 
 
 async def send(pilot, text):
-    await type_text(pilot, text)
-    await pilot.press("enter")
-    app = pilot.app
-    generation = app.session.generation(app.conversation.id)
-    await wait_until(pilot, lambda: not generation.active, what="reply end")
-    await pilot.pause()
-    return generation
+    """Send ``text`` and wait for the whole reply."""
+    await helpers.send(pilot, text)
+    return await helpers.finished(pilot)
 
 
 def on_screen(app, kind):
