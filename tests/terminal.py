@@ -55,7 +55,20 @@ KEYS: dict[str, str] = {
     "pageup": "\x1b[5~",
     "pagedown": "\x1b[6~",
     "delete": "\x1b[3~",
+    "f1": "\x1bOP",
     "f2": "\x1bOQ",
+    "f3": "\x1bOR",
+    "f4": "\x1bOS",
+    "f5": "\x1b[15~",
+    "f8": "\x1b[19~",
+    "f9": "\x1b[20~",
+    "shift+f8": "\x1b[19;2~",
+    "ctrl+up": "\x1b[1;5A",
+    "ctrl+down": "\x1b[1;5B",
+    # Alt+key: ESC then the key (what xterm, tmux and most terminals send by default).
+    "alt+enter": "\x1b\r",
+    # Shift+Enter only exists in terminals that speak the kitty keyboard protocol (CSI u).
+    "shift+enter": "\x1b[13;2u",
     # Ctrl+letter is the letter's code minus 0x60 (ctrl+j is "\n", ctrl+m would be "\r").
     **{f"ctrl+{chr(c)}": chr(c - 0x60) for c in range(ord("a"), ord("z") + 1)},
 }
@@ -175,6 +188,21 @@ class Terminal:
         while data:
             written = os.write(self._master, data)
             data = data[written:]
+
+    def paste(self, text: str, newline: str = "\r") -> None:
+        """Paste ``text`` as a terminal does: bracketed (``ESC [200~ … ESC [201~``), with
+        each newline sent as ``newline`` (CR, as xterm and tmux send it, or CRLF)."""
+        body = text.replace("\r\n", "\n").replace("\n", newline)
+        self.send("\x1b[200~" + body + "\x1b[201~")
+
+    def resize(self, columns: int, lines: int) -> None:
+        """Resize the terminal (as a window manager would) and tell the program (SIGWINCH)."""
+        with self._lock:
+            self.columns, self.lines = columns, lines
+            self._screen.resize(lines, columns)
+        fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGWINCH)
 
     def press(self, *keys: str) -> None:
         """Press named keys (``"enter"``, ``"escape"``, ``"ctrl+q"``, ``"up"``, ...) in turn."""
