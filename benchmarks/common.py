@@ -262,7 +262,7 @@ async def wait_reply_on_screen(app: Any, pilot: Any, generation: Any) -> None:
        a frame is composed (``Screen._on_timer_update``).
     """
     await generation.done.wait()
-    view = app.pane.view_of(generation.message)
+    view = app.chat.pane.view_of(generation.message)
     if view is not None:
         if hasattr(view, "shown_parts"):
             await wait_until(lambda: view.shown_parts >= len(generation.parts), interval=0.001)
@@ -274,8 +274,8 @@ async def wait_reply_on_screen(app: Any, pilot: Any, generation: Any) -> None:
 
 async def send_prompt(app: Any, pilot: Any, text: str) -> Any:
     """Put ``text`` in the prompt (not timed) and return ``None``; call press_nowait next."""
-    app.prompt.focus()
-    app.prompt.load(text)
+    app.chat.prompt.focus()
+    app.chat.prompt.load(text)
     await pilot.pause(0)
 
 

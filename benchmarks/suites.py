@@ -138,7 +138,7 @@ async def app_reply(
 ) -> tuple[Any, Meter]:
     """Press Enter on ``message`` and wait until the whole reply is on screen."""
     await send_prompt(app, pilot, message)
-    conversation_id = app.conversation.id
+    conversation_id = app.chat.conversation.id
     previous = app.session.generation(conversation_id)
     gc.collect()
     if cfg_gc_freeze():
@@ -548,8 +548,8 @@ def sidebar_filled(app: Any, expect: int) -> bool:
     from llmchat_tui.widgets import sidebar as module
 
     window = getattr(module, "WINDOW", expect)
-    known = len(getattr(app.sidebar, "rows", ())) or app.sidebar.option_list.option_count
-    return known >= expect and app.sidebar.option_list.option_count >= min(expect, window)
+    known = len(getattr(app.chat.sidebar, "rows", ())) or app.chat.sidebar.option_list.option_count
+    return known >= expect and app.chat.sidebar.option_list.option_count >= min(expect, window)
 
 
 async def b4_start(data_dir: Path, expect: int) -> dict[str, Any]:
@@ -580,8 +580,8 @@ async def b4_start(data_dir: Path, expect: int) -> dict[str, Any]:
             elapsed = time.perf_counter() - meter._w
             cpu = time.process_time() - meter._c
             profile_stop()
-            rows = len(getattr(app.sidebar, "rows", ()))
-            listed = app.sidebar.option_list.option_count
+            rows = len(getattr(app.chat.sidebar, "rows", ()))
+            listed = app.chat.sidebar.option_list.option_count
             # Let start-up settle (the token encodings load in a thread) before
             # reading the peak RSS.
             from llmchat_tui import tokens
@@ -712,7 +712,7 @@ async def b4(cfg: Config, profile: str = "") -> list[dict[str, Any]]:
 
 
 async def open_via_sidebar(app: Any, pilot: Any, conversation_id: str) -> None:
-    option_list = app.sidebar.option_list
+    option_list = app.chat.sidebar.option_list
     option_list.focus()
     option_list.highlighted = option_list.get_option_index(conversation_id)
     await pilot.pause()
@@ -725,7 +725,7 @@ async def b5_once(cfg: Config, data: Path, conv: Any, profile: bool = False) -> 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await open_via_sidebar(app, pilot, conv.id)
-        pane = app.pane
+        pane = app.chat.pane
         gc.collect()
         maybe_profiled = profiled if profile else contextlib.nullcontext
         with maybe_profiled(), StallMeter() as stall_open, Meter() as opened:
@@ -905,17 +905,17 @@ async def b6(cfg: Config) -> list[dict[str, Any]]:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             app.post_message(Sidebar.ConversationSelected(conv.id))
-            await wait_until(lambda app=app, conv=conv: app.conversation.id == conv.id)
+            await wait_until(lambda app=app, conv=conv: app.chat.conversation.id == conv.id)
             await pilot.pause()
-            app.prompt.focus()
+            app.chat.prompt.focus()
             await pilot.pause()
             typing[label] = await _type_keys(app, pilot, key_text)
             # The estimate as the app runs it (debounced 0.15 s after the last key).
             calls = []
             for _ in range(20):
-                app.prompt.insert("x")
+                app.chat.prompt.insert("x")
                 start = time.perf_counter()
-                app._update_estimate()
+                app.chat.update_estimate()
                 calls.append(time.perf_counter() - start)
             # Typing stops: after 1 s the app stashes the draft (a save of the whole
             # conversation, on the UI thread).
@@ -924,8 +924,8 @@ async def b6(cfg: Config) -> list[dict[str, Any]]:
             with StallMeter() as stall:
                 await asyncio.sleep(1.4)
             start = time.perf_counter()
-            app.prompt.insert("z")
-            app._stash_draft()
+            app.chat.prompt.insert("z")
+            app.chat._stash_draft()
             stash = time.perf_counter() - start
             autosave[label] = {
                 "update_estimate_ms": median(calls) * 1000,
@@ -1047,7 +1047,7 @@ async def b7_stream(
         await pilot.pause()
         if conv_id is not None:
             app.post_message(Sidebar.ConversationSelected(conv_id))
-            await wait_until(lambda: app.conversation.id == conv_id)
+            await wait_until(lambda: app.chat.conversation.id == conv_id)
             await pilot.pause()
         with WriteCounter() as counter, StallMeter() as stall:
             generation, meter = await app_reply(

@@ -151,9 +151,9 @@ async def main() -> None:
                         usage={"prompt_tokens": 31, "completion_tokens": 190, "total_tokens": 221},
                     )
                 )
-                app.prompt.insert("Why do lighthouses still matter? Show a code example.")
+                app.chat.prompt.insert("Why do lighthouses still matter? Show a code example.")
                 await pilot.press("enter")
-                generation = app.session.generation(app.conversation.id)
+                generation = app.session.generation(app.chat.conversation.id)
                 await wait(pilot, lambda: "print(" in generation.text())
                 await pilot.pause(0.1)
 
@@ -166,9 +166,9 @@ async def main() -> None:
                         usage={"prompt_tokens": 31, "completion_tokens": 190, "total_tokens": 221},
                     )
                 )
-                app.prompt.insert("Why do lighthouses still matter? Show a code example.")
+                app.chat.prompt.insert("Why do lighthouses still matter? Show a code example.")
                 await pilot.press("enter")
-                generation = app.session.generation(app.conversation.id)
+                generation = app.session.generation(app.chat.conversation.id)
                 await wait(pilot, lambda: not generation.active)
                 await pilot.pause(0.2)
 
@@ -181,9 +181,9 @@ async def main() -> None:
 
             async def retrying(app, pilot):
                 server.queue(Reply(status=429, headers={"Retry-After": "7"}))
-                app.prompt.insert("Summarise the meeting notes I pasted earlier")
+                app.chat.prompt.insert("Summarise the meeting notes I pasted earlier")
                 await pilot.press("enter")
-                generation = app.session.generation(app.conversation.id)
+                generation = app.session.generation(app.chat.conversation.id)
                 await wait(pilot, lambda: generation.state.value == "retrying")
                 await pilot.pause(0.3)
 
@@ -206,7 +206,7 @@ async def main() -> None:
 
             async def welcome(app, pilot):
                 await wait(pilot, lambda: "Found on this machine" in str(
-                    app.query_one("#welcome-status").render()))
+                    app.chat.query_one("#welcome-status").render()))
                 await pilot.pause(0.2)
 
             app_args = {"first_run": True, "probe": [("Ollama", local.port)]}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from openai_server import OpenAIServer
+
+if TYPE_CHECKING:
+    from terminal import Terminal
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +62,12 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
     from llmchat_tui.store import Store
 
     def build(
-        *, folder: Path | None = None, clock: Callable[[], float] | None = None, **overrides: Any
+        *,
+        folder: Path | None = None,
+        clock: Callable[[], float] | None = None,
+        first_run: bool = False,
+        probe_servers: list[tuple[str, int]] | None = None,
+        **overrides: Any,
     ) -> ChatApp:
         settings = Settings(base_url=server.base_url, model="gpt-4o-mini")
         for key, value in overrides.items():
@@ -72,7 +81,12 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
             connect_timeout=settings.connect_timeout,
             stall_timeout=settings.stall_timeout,
         )
-        return ChatApp(ChatSession(settings, store, client, clock=clock), skipped=skipped)
+        return ChatApp(
+            ChatSession(settings, store, client, clock=clock),
+            skipped=skipped,
+            first_run=first_run,
+            probe_servers=probe_servers,
+        )
 
     return build
 
@@ -99,3 +113,48 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.02)
+
+
+@pytest.fixture
+def app_env(server: OpenAIServer) -> dict[str, str]:
+    """The environment of the app: the isolated one plus the loopback server."""
+    env = dict(os.environ)
+    env.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
+    return env
+
+
+@pytest.fixture
+def launch(
+    app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> Iterator[Callable[..., Terminal]]:
+    """Start the installed ``llmchat-tui --model gpt-4o-mini --data-dir <data_dir>`` in a pty.
+
+    ``launch(*extra_args, wait_ready=True, columns=120, lines=40, env=None)``; every
+    terminal started is closed (its process group killed) after the test.
+    """
+    from app_pty import EXECUTABLE, MODEL
+    from terminal import Terminal
+
+    if EXECUTABLE is None:
+        pytest.skip("the llmchat-tui command is not installed")
+    started: list[Terminal] = []
+
+    def start(
+        *extra: str,
+        wait_ready: bool = True,
+        columns: int = 120,
+        lines: int = 40,
+        env: dict[str, str] | None = None,
+    ) -> Terminal:
+        assert EXECUTABLE is not None
+        argv = [EXECUTABLE, "--model", MODEL, "--data-dir", str(data_dir), *extra]
+        term = Terminal(argv, env=env or app_env, cwd=tmp_path, columns=columns, lines=lines)
+        started.append(term)
+        if wait_ready:
+            # The empty new conversation's hint: the app is up and the prompt has focus.
+            term.wait_for_text("New conversation", timeout=20)
+        return term
+
+    yield start
+    for term in started:
+        term.close()

@@ -17,15 +17,15 @@ def footer_text(app: Any) -> str:
     """The status line under the last reply, as plain text."""
     from llmchat_tui.widgets.messages import AssistantMessageView
 
-    views = list(app.query(AssistantMessageView))
+    views = list(app.chat.query(AssistantMessageView))
     return str(views[-1].query_one(".footer").render()) if views else ""
 
 
 async def type_text(pilot: Any, text: str) -> None:
     """Put ``text`` in the prompt as if typed (newlines via Ctrl+J)."""
     app = pilot.app
-    app.prompt.focus()
-    app.prompt.insert(text)
+    app.chat.prompt.focus()
+    app.chat.prompt.insert(text)
     await pilot.pause()
 
 
@@ -37,7 +37,7 @@ async def send(pilot: Any, text: str) -> None:
 
 def current(app: Any) -> Any:
     """The open conversation's reply (running or last)."""
-    return app.session.generation(app.conversation.id)
+    return app.session.generation(app.chat.conversation.id)
 
 
 async def finished(pilot: Any, timeout: float = 15.0) -> Any:

@@ -22,7 +22,7 @@ async def test_streamed_reply_is_rendered_and_saved(make_app, server, data_dir):
         await type_text(pilot, "Say hello")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "two" in screen_text(app), what="reply on screen")
-        gen = app.session.generation(app.conversation.id)
+        gen = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: gen.state is State.COMPLETE)
         text = screen_text(app)
         assert "Hello there, here is a list:" in text  # Markdown rendered: no asterisks
@@ -75,7 +75,7 @@ async def test_escape_stops_the_stream_and_keeps_the_partial_reply(make_app, ser
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Tell me a long story")
-        gen = app.session.generation(app.conversation.id)
+        gen = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: len(gen.parts) > 20, what="some tokens")
         await pilot.press("escape")
         await wait_until(pilot, lambda: gen.state is State.CANCELLED, what="cancelled")
@@ -85,7 +85,7 @@ async def test_escape_stops_the_stream_and_keeps_the_partial_reply(make_app, ser
         await wait_until(pilot, lambda: server.streams[0].client_disconnected, what="disconnect")
         await pilot.pause()
         assert "cancelled" in screen_text(app)
-        assert "cancelled" in app.status.build().plain
+        assert "cancelled" in app.chat.status.build().plain
         # The prompt works at once, and the history keeps the partial reply.
         await send(pilot, "Go on")
         await finished(pilot)
@@ -110,7 +110,7 @@ async def test_status_bar_shows_figures_from_the_script(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Count")
         gen = await finished(pilot)
-        status = app.status.build().plain
+        status = app.chat.status.build().plain
         assert gen.ttft is not None and gen.ttft >= 0.3
         assert f"TTFT {gen.ttft:.2f}s" in status
         assert "complete" in status
@@ -126,10 +126,10 @@ async def test_estimates_are_marked_until_the_server_reports(make_app, server):
     server.queue(Reply.text("alpha beta gamma", send_usage=False))
     app = make_app(model="llama3.2")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: "next ≈" in app.status.build().plain, what="estimate")
+        await wait_until(pilot, lambda: "next ≈" in app.chat.status.build().plain, what="estimate")
         await send(pilot, "Hi")
         gen = await finished(pilot)
-        status = app.status.build().plain
+        status = app.chat.status.build().plain
         assert "out ≈" in status  # estimated: no usage chunk
         assert gen.message.usage.source == "estimate"
         assert gen.message.usage.completion_tokens >= 3
@@ -215,14 +215,14 @@ async def test_empty_message_is_not_sent(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "   \n  ")
         await pilot.pause()
-        assert not app.conversation.messages
+        assert not app.chat.conversation.messages
     assert server.chat_requests == []
 
 
 async def test_enter_sends_every_typed_character(make_app, server):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.prompt.focus()
+        app.chat.prompt.focus()
         await pilot.press(*"lighthouses", "enter")
         await finished(pilot)
         await pilot.press(*"two", "ctrl+j", *"lines", "enter")
@@ -238,11 +238,11 @@ async def test_a_network_error_never_exits_the_app(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         app.session.generation  # noqa: B018
         await send(pilot, "Hello?")
-        gen = app.session.generation(app.conversation.id)
+        gen = app.session.generation(app.chat.conversation.id)
         gen.retry = type(gen.retry)(attempts=0)
         await finished(pilot)
         assert gen.state is State.ERROR
         assert "Connection refused" in screen_text(app)
         assert app.is_running
-        assert app.prompt.text == ""  # the message itself is kept in the conversation
-        assert app.conversation.messages[0].content == "Hello?"
+        assert app.chat.prompt.text == ""  # the message itself is kept in the conversation
+        assert app.chat.conversation.messages[0].content == "Hello?"

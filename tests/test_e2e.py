@@ -8,15 +8,10 @@ server received. Slow by unit-test standards (a launch takes about a second).
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,168 +22,30 @@ from openai_server import OpenAIServer, Reply, make_tokens
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
+from app_pty import (
+    EXECUTABLE,
+    LONG_REPLY_START,
+    MODEL,
+    conversation_files,
+    footer,
+    only_conversation,
+    open_first_conversation,
+    quit_app,
+    read_if_valid,
+    run_cli,
+    send_message,
+    shape,
+    status_line,
+    status_state,
+    wait_for_footer,
+    wait_for_state,
+)
+from terminal import Terminal
 
-def _find_executable() -> str | None:
-    beside = Path(sys.executable).with_name("llmchat-tui")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("llmchat-tui")
-
-
-EXECUTABLE = _find_executable()
 if EXECUTABLE is None:
     pytest.skip("the llmchat-tui command is not installed", allow_module_level=True)
 
-from terminal import Terminal  # noqa: E402  (needs pyte, checked above)
-
 pytestmark = pytest.mark.e2e
-
-MODEL = "gpt-4o-mini"
-#: The status bar: "<model> · <state> · TTFT ... · ... tok/s · out N · in N · ...".
-STATUS_RE = re.compile(
-    rf"{re.escape(MODEL)}\s+·\s+(idle|waiting|retrying|streaming|complete|cancelled|error)\b.*"
-)
-#: A reply's footer: first thing in the message pane (after the sidebar's border), then
-#: two spaces and figures, or nothing ("interrupted" has a note in parentheses).
-FOOTER_RE = re.compile(
-    r"(?:^|[^\w\s.,])\s*(cancelled|error|interrupted|streaming)(?: \([^)]*\))?(?:  |\s*$)"
-)
-#: The words every ``Reply.tokens`` reply starts with.
-LONG_REPLY_START = "the quick brown fox"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def app_env(server: OpenAIServer) -> dict[str, str]:
-    """The environment of the app: the isolated one plus the loopback server."""
-    env = dict(os.environ)
-    env.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
-    return env
-
-
-@pytest.fixture
-def launch(
-    app_env: dict[str, str], data_dir: Path, tmp_path: Path
-) -> Iterator[Callable[..., Terminal]]:
-    """Start ``llmchat-tui --model gpt-4o-mini --data-dir <data_dir>`` in a pty."""
-    started: list[Terminal] = []
-
-    def start(*extra: str, wait_ready: bool = True) -> Terminal:
-        assert EXECUTABLE is not None
-        argv = [EXECUTABLE, "--model", MODEL, "--data-dir", str(data_dir), *extra]
-        term = Terminal(argv, env=app_env, cwd=tmp_path)
-        started.append(term)
-        if wait_ready:
-            # The empty new conversation's hint: the app is up and the prompt has focus.
-            term.wait_for_text("New conversation", timeout=20)
-        return term
-
-    yield start
-    for term in started:
-        term.close()
-
-
-def status_line(screen: str) -> str:
-    """The status bar's text (fails if it is not on the screen)."""
-    for line in reversed(screen.splitlines()):
-        found = STATUS_RE.search(line)
-        if found:
-            return found.group(0)
-    raise AssertionError(f"no status bar on the screen:\n{screen}")
-
-
-def status_state(screen: str) -> str | None:
-    for line in reversed(screen.splitlines()):
-        found = STATUS_RE.search(line)
-        if found:
-            return found.group(1)
-    return None
-
-
-def message_footers(screen: str) -> list[str]:
-    """The states shown under replies ("cancelled", "interrupted", ...), top to bottom."""
-    found = []
-    for line in screen.splitlines():
-        if STATUS_RE.search(line):
-            continue
-        match = FOOTER_RE.search(line)
-        if match:
-            found.append(match.group(1))
-    return found
-
-
-def wait_for_footer(term: Terminal, state: str, timeout: float = 15) -> str:
-    """Wait until the last reply's footer shows ``state``; returns the screen."""
-    return term.wait_until(
-        lambda screen: message_footers(screen)[-1:] == [state],
-        timeout,
-        what=f"{state!r} under the reply",
-    )
-
-
-def wait_for_state(term: Terminal, state: str, timeout: float = 15) -> str:
-    """Wait until the status bar shows ``state``; returns the screen."""
-    return term.wait_until(
-        lambda screen: status_state(screen) == state, timeout, what=f"status bar {state!r}"
-    )
-
-
-def send_message(term: Terminal, text: str) -> None:
-    """Type ``text``, wait until it is on screen, then press Enter."""
-    term.send(text)
-    term.wait_for_text(text)
-    term.press("enter")
-
-
-def quit_app(term: Terminal) -> None:
-    term.press("ctrl+q")
-    assert term.wait_for_exit(15) == 0
-
-
-def conversation_files(data_dir: Path) -> list[Path]:
-    folder = data_dir / "conversations"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-def only_conversation(data_dir: Path) -> dict[str, Any]:
-    files = conversation_files(data_dir)
-    assert len(files) == 1, f"expected one conversation file, found {files}"
-    return json.loads(files[0].read_text(encoding="utf-8"))
-
-
-def read_if_valid(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def shape(conversation: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(m["role"], m["status"]) for m in conversation["messages"]]
-
-
-def footer(screen: str) -> str:
-    """The key footer: the last row with text."""
-    rows = [row for row in screen.splitlines() if row.strip()]
-    return rows[-1] if rows else ""
-
-
-def focus_sidebar(term: Terminal) -> None:
-    """Ctrl+B from the prompt; waits until the list has focus (its keys are in the footer).
-
-    Waiting matters: Textual moves the focus a moment after the key, and keys sent
-    before that still go to the prompt.
-    """
-    term.press("ctrl+b")
-    term.wait_until(lambda screen: "Rename" in footer(screen), what="the sidebar's keys")
-
-
-def open_first_conversation(term: Terminal) -> None:
-    """Open the sidebar's top conversation from the prompt: Ctrl+B, then Enter."""
-    focus_sidebar(term)
-    term.press("enter")
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -289,9 +146,11 @@ def test_relaunch_lists_and_reopens_conversation(
     quit_app(term)
 
     term = launch()
-    screen = term.wait_for_text("tell me about otters")  # its sidebar row
+    screen = term.wait_until(
+        lambda screen: "tell me about otters" in screen and status_state(screen) == "idle",
+        what="its sidebar row and an idle new conversation",
+    )
     assert "Otters hold hands" not in screen  # a fresh conversation is open
-    assert status_state(screen) == "idle"
 
     open_first_conversation(term)
     screen = term.wait_for_text("Otters hold hands while sleeping.")
@@ -413,19 +272,6 @@ def test_second_instance_on_same_data_dir_exits_2(
     quit_app(first)
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert EXECUTABLE is not None
-    return subprocess.run(
-        [EXECUTABLE, *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-
-
 def test_version_and_help(app_env: dict[str, str], tmp_path: Path) -> None:
     from llmchat_tui import __version__
 
@@ -479,11 +325,13 @@ def test_ctrl_f_filters_the_sidebar(launch: Callable[..., Terminal], server: Ope
         lambda screen: "alpha topic" in screen and "beta topic" not in screen,
         what="only 'alpha topic' listed",
     )
-    # Enter in the filter moves to the list; Enter there opens the conversation.
-    term.press("enter")
-    term.wait_until(lambda screen: "Rename" in footer(screen), what="the sidebar's keys")
+    # Enter in the filter opens the top match and clears the filter.
     term.press("enter")
     term.wait_for_text("Echo: alpha topic")
+    term.wait_until(
+        lambda screen: "alpha topic" in screen and "beta topic" in screen,
+        what="the whole list back after opening",
+    )
     assert len(server.chat_requests) == 2
     quit_app(term)
 

@@ -61,14 +61,17 @@ async def test_a_bug_never_shows_a_traceback_and_saves_everything(
     def boom() -> None:
         raise ZeroDivisionError("a bug")
 
-    with pytest.raises(ZeroDivisionError):
+    from llmchat_tui.app import AppCrashed
+
+    with pytest.raises(AppCrashed) as crashed:
         async with app.run_test(size=(120, 40)) as pilot:
-            app.prompt.insert("hello")
+            app.chat.prompt.insert("hello")
             await pilot.press("enter")
-            generation = app.session.generation(app.conversation.id)
+            generation = app.session.generation(app.chat.conversation.id)
             await wait_until(pilot, lambda: not generation.active)
             app.call_later(boom)
             await pilot.pause()
+    assert isinstance(crashed.value.__cause__, ZeroDivisionError)
     assert app.return_code == 1
     printed = capsys.readouterr()
     shown = " ".join((printed.out + printed.err).split())

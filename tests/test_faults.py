@@ -31,7 +31,7 @@ async def test_rate_limit_is_retried_visibly_honouring_retry_after(make_app, ser
         await send(pilot, "Hi")
         gen = current(app)
         await wait_until(pilot, lambda: gen.state is State.RETRYING, what="retrying")
-        status = app.status.build().plain
+        status = app.chat.status.build().plain
         assert "rate limited · retry 1/4 in 1 s" in status
         gen = await finished(pilot)
         assert gen.state is State.COMPLETE
@@ -49,7 +49,7 @@ async def test_server_errors_are_retried_then_reported(make_app, server, data_di
         gen = await finished(pilot)
         assert gen.state is State.ERROR
         assert "Server error 503" in footer_text(app)
-        assert "error" in app.status.build().plain
+        assert "error" in app.chat.status.build().plain
     assert len(server.chat_requests) == 3  # one try and two retries
     user, reply = saved_messages(data_dir)
     assert user["content"] == "Hi" and reply["status"] == "error"
@@ -226,8 +226,8 @@ async def test_context_length_error_says_tokens_sent_and_limit(make_app, server)
         await wait_until(
             pilot,
             lambda: (
-                "next " in app.status.build().plain
-                and "–" not in app.status.build().plain.split("next")[-1]
+                "next " in app.chat.status.build().plain
+                and "–" not in app.chat.status.build().plain.split("next")[-1]
             ),
         )
         await send(pilot, "Hi")
@@ -287,7 +287,7 @@ async def test_the_api_key_never_reaches_screen_files_or_log(
         text = screen_text(app)
         assert "[redacted API key]" in footer_text(app)
         assert SECRET not in text and SECRET not in footer_text(app)
-        assert SECRET not in app.status.build().plain
+        assert SECRET not in app.chat.status.build().plain
         assert SECRET not in gen.cause.detail
     for path in data_dir.rglob("*"):
         if path.is_file():
@@ -305,25 +305,15 @@ async def test_a_megabyte_paste_is_sent_whole(make_app, server):
     server.queue(Reply.text("Received."))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.prompt.focus()
+        app.chat.prompt.focus()
         await pilot.pause()
-        app.prompt.post_message(events.Paste(big))
-        await wait_until(pilot, lambda: "⟦pasted #1: 1,000,000 characters⟧" in app.prompt.text)
+        app.chat.prompt.post_message(events.Paste(big))
+        await wait_until(pilot, lambda: "⟦pasted #1: 1,000,000 characters⟧" in app.chat.prompt.text)
         # The UI stays responsive: typing around the paste is ordinary editing.
         await pilot.press(*"see:", "space")
         await wait_until(
             pilot,
-            lambda: (
-                int(
-                    app.status.build()
-                    .plain.split("next ")[-1]
-                    .split("/")[0]
-                    .replace(",", "")
-                    .split()[0]
-                    or 0
-                )
-                > 100_000
-            ),
+            lambda: (app.chat.status.prompt_tokens or 0) > 100_000,
             what="estimate of the paste",
         )
         await pilot.press("enter")

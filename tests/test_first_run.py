@@ -24,9 +24,9 @@ async def test_probe_finds_a_server_and_skips_silent_ports(server):
 async def test_welcome_panel_picks_a_local_server_and_saves_it(make_app, server):
     server.models = ["llama3.2"]
     with OpenAIServer() as other:  # plays "the default OpenAI server": never used
-        app = make_app(base_url=other.base_url)
-    app.first_run = True
-    app.probe_servers = [("Ollama", server.port)]
+        app = make_app(
+            base_url=other.base_url, first_run=True, probe_servers=[("Ollama", server.port)]
+        )
     server.queue(Reply.text("Hello from the local server."))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "Welcome to llmchat-tui" in screen_text(app))
@@ -34,10 +34,10 @@ async def test_welcome_panel_picks_a_local_server_and_saves_it(make_app, server)
         await wait_until(pilot, lambda: "Found on this machine" in screen_text(app))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.session.settings.base_url == server.base_url)
-        assert app.conversation.model == "llama3.2"
+        assert app.chat.conversation.model == "llama3.2"
         await type_text(pilot, "hi")
         await pilot.press("enter")
-        generation = app.session.generation(app.conversation.id)
+        generation = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not generation.active)
         assert "Hello from the local server." in screen_text(app)
     saved = tomllib.loads(paths.default_config_file().read_text())
@@ -46,9 +46,7 @@ async def test_welcome_panel_picks_a_local_server_and_saves_it(make_app, server)
 
 
 async def test_welcome_panel_says_when_nothing_answers(make_app):
-    app = make_app()
-    app.first_run = True
-    app.probe_servers = [("Ollama", 1)]
+    app = make_app(first_run=True, probe_servers=[("Ollama", 1)])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "No local server answered" in screen_text(app))
-        assert app.sidebar  # history can still be browsed
+        assert app.chat.sidebar  # history can still be browsed

@@ -57,7 +57,7 @@ async def test_hostile_reply_is_inert_in_the_app(make_app, server, data_dir):
     async with app.run_test(size=(160, 60)) as pilot:
         await type_text(pilot, "go")
         await pilot.press("enter")
-        generation = app.session.generation(app.conversation.id)
+        generation = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not generation.active, what="reply end")
         await pilot.pause()
         await pilot.click(".reasoning CollapsibleTitle")
@@ -75,14 +75,14 @@ async def test_hostile_reply_is_inert_in_the_app(make_app, server, data_dir):
             assert shown in text, shown
         no_raw_controls(app)
         # Clicking where the fake action markup is drawn fires nothing.
-        view = app.pane.views()[-1]
+        view = app.chat.pane.views()[-1]
         await pilot.click(view, offset=(4, 2))
         await pilot.pause()
-        assert app.is_running and app.screen is app.screen_stack[0]
+        assert app.is_running and app.screen is app.chat
         # An error message from the server is inert too.
         await type_text(pilot, "again")
         await pilot.press("enter")
-        generation = app.session.generation(app.conversation.id)
+        generation = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not generation.active, what="second reply end")
         await pilot.pause()
         assert "bad␛]0;TITLE␇ thing" in footer_text(app)

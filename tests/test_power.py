@@ -7,7 +7,8 @@ import json
 import helpers
 from conftest import wait_until
 from helpers import screen_text, type_text
-from llmchat_tui.screens.pickers import HelpScreen, PickerDialog, SystemPromptDialog
+from llmchat_tui.screens.help import HelpScreen
+from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from openai_server import OpenAIServer, Reply
 
 
@@ -30,7 +31,7 @@ async def test_model_picker_lists_server_models_and_the_choice_is_used(make_app,
         await wait_until(pilot, lambda: on_screen(app, PickerDialog))
         await wait_until(pilot, lambda: "3 available" in screen_text(app), what="list loaded")
         await pilot.press(*"qwen", "enter")
-        await wait_until(pilot, lambda: app.conversation.model == "qwen2.5:7b")
+        await wait_until(pilot, lambda: app.chat.conversation.model == "qwen2.5:7b")
         await send(pilot, "again")
     assert server.chat_requests[-1].body["model"] == "qwen2.5:7b"
     (path,) = (data_dir / "conversations").glob("*.json")
@@ -44,7 +45,7 @@ async def test_model_picker_takes_free_text_when_listing_fails(make_app, server)
         await pilot.press("f3")
         await wait_until(pilot, lambda: "Could not list them" in screen_text(app))
         await pilot.press(*"my-model", "enter")
-        await wait_until(pilot, lambda: app.conversation.model == "my-model")
+        await wait_until(pilot, lambda: app.chat.conversation.model == "my-model")
 
 
 async def test_switching_provider_profile_sends_to_the_other_server(make_app, server):
@@ -60,8 +61,8 @@ async def test_switching_provider_profile_sends_to_the_other_server(make_app, se
             await pilot.press("f4")
             await wait_until(pilot, lambda: on_screen(app, PickerDialog))
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app.conversation.profile == "local")
-            assert app.conversation.model == "llama3.2"
+            await wait_until(pilot, lambda: app.chat.conversation.profile == "local")
+            assert app.chat.conversation.model == "llama3.2"
             await send(pilot, "hello")
             assert "From the other server." in screen_text(app)
         assert other.chat_requests[0].body["model"] == "llama3.2"
@@ -76,7 +77,9 @@ async def test_system_prompt_editor_with_named_prompts(make_app, server):
         app.screen.query_one("#named-prompts").focus()
         await pilot.press("enter")
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: app.conversation.system_prompt == "Talk like a pirate.")
+        await wait_until(
+            pilot, lambda: app.chat.conversation.system_prompt == "Talk like a pirate."
+        )
         await send(pilot, "hi")
     assert server.chat_requests[0].body["messages"][0] == {
         "role": "system",
@@ -92,7 +95,7 @@ async def test_copy_message_and_code_blocks(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "code please")
         await pilot.press("ctrl+up")
-        assert app.pane.has_focus and app.pane.selected.role == "assistant"
+        assert app.chat.pane.has_focus and app.chat.pane.selected_message.role == "assistant"
         await pilot.press("c")
         assert app.clipboard.startswith("Two blocks:")
         await pilot.press("b")
@@ -102,7 +105,7 @@ async def test_copy_message_and_code_blocks(make_app, server):
         await pilot.press("up", "c")
         assert app.clipboard == "code please"
         await pilot.press("escape")
-        assert app.prompt.has_focus
+        assert app.chat.prompt.has_focus
 
 
 async def test_edit_an_earlier_message_and_resend(make_app, server, data_dir):
@@ -112,11 +115,14 @@ async def test_edit_an_earlier_message_and_resend(make_app, server, data_dir):
         await send(pilot, "first")
         await send(pilot, "second")
         await pilot.press("ctrl+up", "up", "up", "up", "e")
-        assert app.prompt.text == "first"
-        assert "drops the 3 later message(s)" in app.status.build().plain
-        app.prompt.load("first, edited")
+        assert app.chat.prompt.text == "first"
+        prompt = app.chat.prompt
+        assert "Editing your message" in str(prompt.border_title)
+        assert "drops the 3 later message(s)" in str(prompt.border_subtitle)
+        assert "editing" in app.chat.status.build().plain
+        app.chat.prompt.load("first, edited")
         await pilot.press("enter")
-        generation = app.session.generation(app.conversation.id)
+        generation = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not generation.active)
     assert server.chat_requests[-1].body["messages"] == [
         {"role": "user", "content": "first, edited"}
@@ -134,7 +140,7 @@ async def test_delete_a_message(make_app, server, data_dir):
         await pilot.press("ctrl+up", "up", "delete")
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmDialog")
         await pilot.press("y")
-        await wait_until(pilot, lambda: len(app.conversation.messages) == 3)
+        await wait_until(pilot, lambda: len(app.chat.conversation.messages) == 3)
     (path,) = (data_dir / "conversations").glob("*.json")
     contents = [m["content"] for m in json.loads(path.read_text())["messages"]]
     assert "delete me" not in contents and "keep me" in contents
@@ -167,10 +173,10 @@ async def test_oldest_messages_are_left_out_when_the_context_is_full(make_app, s
             await send(pilot, f"message number {index} " + "word " * 12)
         await wait_until(
             pilot,
-            lambda: "oldest left out" in app.status.build().plain,
+            lambda: "oldest left out" in app.chat.status.build().plain,
             what="warning before sending",
         )
-        assert app.pane.query(".-left-out")
+        assert app.chat.pane.query(".-left-out")
         await send(pilot, "last")
         told = [n.message for n in app._notifications]
         assert any(
@@ -196,7 +202,7 @@ async def test_cost_is_shown_when_a_price_is_known(make_app, server):
     app = make_app(prices={"gpt-4o-mini": {"input": 0.15, "output": 0.6}})
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "how much")
-        assert "$0.7500" in app.status.build().plain
+        assert "$0.7500" in app.chat.status.build().plain
         assert "$0.7500" in screen_text(app)
 
 
@@ -234,6 +240,7 @@ async def test_palette_lists_the_apps_actions(make_app):
 async def test_keymap_from_config_and_theme_is_remembered(make_app, data_dir):
     app = make_app(keymap={"new_conversation": "ctrl+t"})
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
         assert "^t New chat" in screen_text(app)
         app.theme = "nord"
         await pilot.pause()
@@ -247,10 +254,10 @@ async def test_shift_tab_from_the_prompt_reaches_the_messages(make_app, server):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "hello")
-        assert app.prompt.has_focus
+        assert app.chat.prompt.has_focus
         await pilot.press("shift+tab")
-        assert app.pane.has_focus
-        assert app.pane.selected is not None
+        assert app.chat.pane.has_focus
+        assert app.chat.pane.selected is not None
 
 
 async def test_replies_are_written_to_the_tee_file_as_they_stream(make_app, server, tmp_path):
@@ -260,7 +267,7 @@ async def test_replies_are_written_to_the_tee_file_as_they_stream(make_app, serv
     async with app.run_test(size=(120, 40)) as pilot:
         await type_text(pilot, "long one")
         await pilot.press("enter")
-        generation = app.session.generation(app.conversation.id)
+        generation = app.session.generation(app.chat.conversation.id)
         # Written while the reply is still streaming (flushed on the 1 s timer).
         await wait_until(
             pilot,

@@ -31,7 +31,7 @@ def seed(data_dir, titles, messages_each=2):
 
 
 def rows(app):
-    return [option.id for option in app.sidebar.option_list.options]
+    return [option.id for option in app.chat.sidebar.option_list.options]
 
 
 async def test_sidebar_lists_saved_conversations_newest_first(make_app, data_dir):
@@ -50,12 +50,12 @@ async def test_open_rename_and_delete_with_keys(make_app, data_dir):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+b")
-        assert app.sidebar.option_list.has_focus
+        assert app.chat.sidebar.option_list.has_focus
         # Highlight the older one and open it with Enter.
         await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: app.conversation.id == made[0].id, what="opened")
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id, what="opened")
         assert "answer 0 about first topic" in screen_text(app)
-        assert app.prompt.has_focus
+        assert app.chat.prompt.has_focus
         # Rename it.
         await pilot.press("ctrl+b", "f2")
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "RenameDialog")
@@ -109,11 +109,11 @@ async def test_new_conversation_with_ctrl_n(make_app, server):
     async with app.run_test(size=(120, 40)) as pilot:
         await type_text(pilot, "first")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not app.session.generation(app.conversation.id).active)
-        first_id = app.conversation.id
+        await wait_until(pilot, lambda: not app.session.generation(app.chat.conversation.id).active)
+        first_id = app.chat.conversation.id
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert app.conversation.id != first_id
+        assert app.chat.conversation.id != first_id
         assert "New conversation" in screen_text(app)
         assert rows(app) == [first_id]  # an empty conversation is not listed
 
@@ -124,14 +124,14 @@ async def test_reply_goes_on_in_the_background(make_app, server, data_dir):
     async with app.run_test(size=(120, 40)) as pilot:
         await type_text(pilot, "long one")
         await pilot.press("enter")
-        background = app.session.generation(app.conversation.id)
-        background_id = app.conversation.id
+        background = app.session.generation(app.chat.conversation.id)
+        background_id = app.chat.conversation.id
         await wait_until(pilot, lambda: len(background.parts) > 5)
         assert "●" in screen_text(app)
         await pilot.press("ctrl+n")
         await type_text(pilot, "another")
         await pilot.press("enter")
-        other = app.session.generation(app.conversation.id)
+        other = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not other.active)
         # Esc in this conversation does not touch the background reply.
         await pilot.press("escape")
@@ -141,9 +141,9 @@ async def test_reply_goes_on_in_the_background(make_app, server, data_dir):
         assert len(background.parts) == 300
         # Opening it shows the whole reply.
         await pilot.press("ctrl+b")
-        app.sidebar.select(background_id)
+        app.chat.sidebar.select(background_id)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.conversation.id == background_id)
+        await wait_until(pilot, lambda: app.chat.conversation.id == background_id)
     saved = json.loads((data_dir / "conversations" / f"{background_id}.json").read_text())
     assert saved["messages"][1]["status"] == "complete"
     assert saved["messages"][1]["content"] == "".join(server.streams[0].reply.content)
@@ -153,43 +153,43 @@ async def test_unsent_text_is_kept_per_conversation_and_across_restarts(make_app
     made = seed(data_dir, ["one", "two"])
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.sidebar.select(made[1].id)
-        app.sidebar.option_list.focus()
+        app.chat.sidebar.select(made[1].id)
+        app.chat.sidebar.option_list.focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.conversation.id == made[1].id)
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[1].id)
         await type_text(pilot, "half-written thought")
         await pilot.press("ctrl+b")
-        app.sidebar.select(made[0].id)
+        app.chat.sidebar.select(made[0].id)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.conversation.id == made[0].id)
-        assert app.prompt.text == ""
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id)
+        assert app.chat.prompt.text == ""
         await pilot.press("ctrl+q")
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.sidebar.select(made[1].id)
-        app.sidebar.option_list.focus()
+        app.chat.sidebar.select(made[1].id)
+        app.chat.sidebar.option_list.focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.conversation.id == made[1].id)
-        assert app.prompt.text == "half-written thought"
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[1].id)
+        assert app.chat.prompt.text == "half-written thought"
 
 
 async def test_a_thousand_messages_open_at_their_end_without_building_them_all(make_app, data_dir):
     made = seed(data_dir, ["huge"], messages_each=1000)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.sidebar.select(made[0].id)
-        app.sidebar.option_list.focus()
+        app.chat.sidebar.select(made[0].id)
+        app.chat.sidebar.option_list.focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.conversation.id == made[0].id)
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id)
         await pilot.pause()
-        views = app.pane.views()
+        views = app.chat.pane.views()
         assert len(views) == BATCH
         assert all(isinstance(v, (UserMessageView, AssistantMessageView)) for v in views)
-        assert not app.pane.query("Markdown")  # finished replies are cheap Statics
+        assert not app.chat.pane.query("Markdown")  # finished replies are cheap Statics
         assert "answer 499 about huge" in screen_text(app)
         # Scrolling to the top loads the previous batch.
-        app.pane.scroll_home(animate=False, immediate=True)
-        await wait_until(pilot, lambda: len(app.pane.views()) == 2 * BATCH, what="older batch")
+        app.chat.pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: len(app.chat.pane.views()) == 2 * BATCH, what="older batch")
 
 
 async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
@@ -199,7 +199,7 @@ async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        option_list = app.sidebar.option_list
+        option_list = app.chat.sidebar.option_list
         assert option_list.option_count == WINDOW + 1  # the window and a "more" row
         assert option_list.get_option_at_index(WINDOW).id == MORE_ID
         assert "… 250 more" in str(option_list.get_option_at_index(WINDOW).prompt)
@@ -212,10 +212,12 @@ async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
             lambda: (
                 "topic 3" in screen_text(app)
                 and len(rows(app)) >= 1
-                and all("topic 3" in app.sidebar.rows[i].title for i in rows(app) if i != MORE_ID)
+                and all(
+                    "topic 3" in app.chat.sidebar.rows[i].title for i in rows(app) if i != MORE_ID
+                )
             ),
         )
-        oldest = next(i for i, r in app.sidebar.rows.items() if r.title == "topic 0")
-        app.sidebar.show_only(None)
-        app.sidebar.select(oldest)  # far beyond the first window
+        oldest = next(i for i, r in app.chat.sidebar.rows.items() if r.title == "topic 0")
+        app.chat.sidebar.show_only(None)
+        app.chat.sidebar.select(oldest)  # far beyond the first window
         assert option_list.highlighted == option_list.get_option_index(oldest)

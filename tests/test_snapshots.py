@@ -49,7 +49,7 @@ def test_fresh_screen(snap_compare, make_app):
     stable(app)
 
     async def before(pilot):
-        await wait_until(pilot, lambda: "next 3" in app.status.build().plain, what="estimate")
+        await wait_until(pilot, lambda: "next 3" in app.chat.status.build().plain, what="estimate")
 
     assert snap_compare(
         app, terminal_size=(120, 40), run_before=lambda pilot: settle(before, pilot)
@@ -66,11 +66,13 @@ def test_finished_reply_with_code_and_list(snap_compare, make_app, server):
     stable(app)
 
     async def before(pilot):
-        app.prompt.insert("How do I reverse a list in Python?")
+        app.chat.prompt.insert("How do I reverse a list in Python?")
         await pilot.press("enter")
         await wait_until(
             pilot,
-            lambda: (g := app.session.generation(app.conversation.id)) is not None and not g.active,
+            lambda: (
+                (g := app.session.generation(app.chat.conversation.id)) is not None and not g.active
+            ),
             what="reply end",
         )
         await pilot.pause()

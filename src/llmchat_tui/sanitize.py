@@ -52,6 +52,19 @@ def clean_line(text: str, limit: int | None = None) -> str:
     return line
 
 
+def normalize_newlines(text: str) -> str:
+    """``text`` with every CRLF and lone CR turned into LF.
+
+    Terminals send pasted line breaks as CR (xterm, tmux) or CRLF; every way text
+    enters the prompt goes through this once, so what is shown, saved and sent has
+    the user's line breaks (:func:`clean` would otherwise drop the CRs and glue
+    the lines together).
+    """
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def is_clean(text: str) -> bool:
     """True when ``text`` holds nothing :func:`clean` would change."""
     return clean(text) == text

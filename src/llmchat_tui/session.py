@@ -13,7 +13,8 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -21,7 +22,7 @@ from llmchat_tui import budget, tokens
 from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
-from llmchat_tui.models import Conversation, Message, Status, now_iso
+from llmchat_tui.models import Conversation, Message, Status, now_iso, title_from_text
 from llmchat_tui.sanitize import clean, clean_line
 from llmchat_tui.store import Store, Summary, atomic_write_bytes
 
@@ -57,6 +58,15 @@ def request_messages(conversation: Conversation) -> list[dict[str, str]]:
             continue
         out.append({"role": message.role, "content": message.content})
     return out
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one send, regenerate, continue or edit added to a conversation."""
+
+    user: Message | None  # the user's new message (None when only a reply was added)
+    reply: Message
+    generation: Generation
 
 
 class ChatSession:
@@ -112,7 +122,8 @@ class ChatSession:
         return conversation
 
     def is_saved(self, conversation: Conversation) -> bool:
-        return bool(conversation.messages) or bool(conversation.draft)
+        """Whether the conversation is worth a file: it has messages or unsent text."""
+        return bool(conversation.messages) or bool(conversation.draft.strip())
 
     async def save(self, conversation: Conversation) -> None:
         """Write ``conversation`` atomically, off the event loop, in order."""
@@ -243,71 +254,153 @@ class ChatSession:
     def price(self, model: str) -> budget.Price | None:
         return budget.price_for(model, self.settings.prices)
 
-    async def send(self, conversation: Conversation, text: str) -> Generation:
-        """Add the user's message, save it, and return the reply to run.
+    async def _transaction(
+        self, conversation: Conversation, change: Callable[[], Awaitable[Generation]]
+    ) -> Turn:
+        """Run ``change`` (which adds messages and saves); undo it all if it fails.
 
-        The user's message is on disk before this returns (and so before the
-        request is sent).
+        On any failure the conversation is as it was (messages and draft) and the
+        error propagates, so the caller can keep the user's text and say why.
         """
         self._check_idle(conversation)
-        conversation.add(Message(role="user", content=text))
-        conversation.draft = ""
-        return await self._reply(conversation)
+        before = list(conversation.messages)
+        draft = conversation.draft
+        title, updated_at = conversation.title, conversation.updated_at
+        try:
+            generation = await change()
+        except BaseException:
+            conversation.messages[:] = before
+            conversation.draft = draft
+            conversation.title, conversation.updated_at = title, updated_at
+            raise
+        known = {id(m) for m in before}
+        added = [m for m in conversation.messages if id(m) not in known]
+        user = next((m for m in added if m.role == "user"), None)
+        return Turn(user=user, reply=generation.message, generation=generation)
 
-    async def regenerate(self, conversation: Conversation) -> Generation:
+    async def send(self, conversation: Conversation, text: str) -> Turn:
+        """Add the user's message, save it, and return the turn whose reply to run.
+
+        The user's message is on disk before this returns (and so before the
+        request is sent); if it cannot be saved nothing is added.
+        """
+
+        async def change() -> Generation:
+            conversation.add(Message(role="user", content=text))
+            conversation.draft = ""
+            return await self._reply(conversation)
+
+        return await self._transaction(conversation, change)
+
+    async def regenerate(self, conversation: Conversation) -> Turn:
         """Replace the last reply with a new one (or send the last message again).
 
         Raises ``ValueError`` when the conversation has no user message to answer.
         """
-        self._check_idle(conversation)
         messages = conversation.messages
         end = len(messages)
         while end and messages[end - 1].role == "assistant":
             end -= 1
         if not end or messages[end - 1].role != "user":
             raise ValueError("there is no message to answer yet")
-        del messages[end:]
-        return await self._reply(conversation)
 
-    async def continue_reply(self, conversation: Conversation) -> Generation:
+        async def change() -> Generation:
+            del messages[end:]
+            return await self._reply(conversation)
+
+        return await self._transaction(conversation, change)
+
+    async def continue_reply(self, conversation: Conversation) -> Turn:
         """Ask the model to go on from the last (partial) reply.
 
         The partial reply stays in the history; an instruction to continue is
         sent (not stored) and the continuation becomes a new reply that
         requests join to the one it continues.
         """
-        self._check_idle(conversation)
         last = conversation.messages[-1] if conversation.messages else None
         if last is None or last.role != "assistant" or not last.content:
             raise ValueError("there is no partial reply to continue")
-        return await self._reply(
-            conversation, extra=[{"role": "user", "content": CONTINUE_INSTRUCTION}]
-        )
+        extra = [{"role": "user", "content": CONTINUE_INSTRUCTION}]
+        return await self._transaction(conversation, lambda: self._reply(conversation, extra))
 
     async def edit_and_resend(
         self, conversation: Conversation, message: Message, text: str
-    ) -> Generation:
+    ) -> Turn:
         """Replace one of the user's messages and everything after it, then resend.
 
         The later messages are dropped (the README says so, and so does the
-        status bar while editing).
+        prompt while editing).
         """
-        self._check_idle(conversation)
         if message.role != "user" or message not in conversation.messages:
             raise ValueError("only your own messages in this conversation can be edited")
-        del conversation.messages[conversation.messages.index(message) :]
-        return await self.send(conversation, text)
+
+        async def change() -> Generation:
+            del conversation.messages[conversation.messages.index(message) :]
+            conversation.add(Message(role="user", content=text))
+            return await self._reply(conversation)
+
+        return await self._transaction(conversation, change)
 
     async def delete_message(self, conversation: Conversation, message: Message) -> None:
-        """Remove one message from a conversation and save it."""
+        """Remove one message from a conversation and save it (restored if that fails)."""
         self._check_idle(conversation)
         if message not in conversation.messages:
             raise ValueError("that message is not in this conversation")
+        before = list(conversation.messages)
         conversation.messages.remove(message)
+        updated_at = conversation.updated_at
         conversation.touch()
         lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
-        async with lock:
-            await asyncio.to_thread(self.store.save, conversation)
+        try:
+            async with lock:
+                await asyncio.to_thread(self.store.save, conversation)
+        except BaseException:
+            conversation.messages[:] = before
+            conversation.updated_at = updated_at
+            raise
+        generation = self.generations.get(conversation.id)
+        if generation is not None and generation.message is message:
+            del self.generations[conversation.id]
+
+    # -- drafts ----------------------------------------------------------------
+
+    def set_draft(self, conversation: Conversation, text: str) -> bool:
+        """Keep ``text`` as the conversation's unsent draft; True if that changed it.
+
+        A new chat that holds only a draft is named after it (until its first
+        message names it), so it can be listed and found again.
+        """
+        if conversation.draft == text:
+            return False
+        conversation.draft = text
+        if not conversation.messages and not conversation.title_is_custom:
+            conversation.title = title_from_text(text) if text.strip() else "New chat"
+        return True
+
+    def is_draft_only(self, conversation: Conversation) -> bool:
+        """A chat with no messages yet, only unsent text."""
+        return not conversation.messages and bool(conversation.draft.strip())
+
+    async def persist_draft(self, conversation: Conversation) -> bool:
+        """Save the conversation's draft; a new chat whose draft was emptied is removed
+        from disk again. Returns whether the conversation is saved now."""
+        if self.is_saved(conversation):
+            await self.save(conversation)
+            return True
+        await asyncio.to_thread(self._discard_empty, conversation)
+        return False
+
+    def persist_draft_now(self, conversation: Conversation) -> bool:
+        """:meth:`persist_draft`, synchronously (switching conversation, quitting)."""
+        if self.is_saved(conversation):
+            self.store.save(conversation)
+            return True
+        self._discard_empty(conversation)
+        return False
+
+    def _discard_empty(self, conversation: Conversation) -> None:
+        if not conversation.messages and self.store.path_for(conversation.id).exists():
+            self.store.delete(conversation.id)
 
     def _open_tee(self, conversation: Conversation, model: str) -> TextIO | None:
         """The ``tee_file`` to copy this reply to as it streams (appended, 0600)."""

@@ -9,6 +9,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from llmchat_tui.keymap import Keymap
+
 
 class RenameDialog(ModalScreen[str | None]):
     """Ask for a new title. Dismisses with the title, or None when cancelled."""
@@ -47,24 +49,27 @@ class RenameDialog(ModalScreen[str | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask a yes/no question; Enter or y confirms, Escape or n declines."""
+    """Ask a yes/no question; Y confirms, Esc or N declines (the buttons name the keys)."""
 
     BINDINGS = [
         Binding("escape,n", "decline", "No", id="dialog_no"),
         Binding("y", "confirm", "Yes", id="dialog_yes"),
     ]
 
-    def __init__(self, question: str, confirm_label: str = "Delete") -> None:
+    def __init__(self, question: str, keymap: Keymap, confirm_label: str = "Delete") -> None:
         super().__init__()
         self.question = question
+        self.keymap = keymap
         self.confirm_label = confirm_label
 
     def compose(self) -> ComposeResult:
+        yes = self.keymap.label("dialog_yes")
+        no = self.keymap.label("dialog_no", every=True)
         with Vertical(classes="dialog"):
             yield Label(Content(self.question), classes="dialog-title")
             with Horizontal(classes="buttons"):
-                yield Button(self.confirm_label, variant="error", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(f"{self.confirm_label} ({yes})", variant="error", id="yes")
+                yield Button(f"Cancel ({no})", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, OptionList, TextArea
+from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import clean_line
 
 
@@ -128,10 +129,11 @@ class SystemPromptDialog(ModalScreen[str | None]):
         Binding("ctrl+s", "save", "Save", id="system_prompt_save"),
     ]
 
-    def __init__(self, current: str, named: dict[str, str]) -> None:
+    def __init__(self, current: str, named: dict[str, str], keymap: Keymap) -> None:
         super().__init__()
         self.current = current
         self.named = named
+        self.keymap = keymap
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -143,8 +145,10 @@ class SystemPromptDialog(ModalScreen[str | None]):
                     *[Option(Content(name), id=name) for name in self.named], id="named-prompts"
                 )
             with Horizontal(classes="buttons"):
-                yield Button("Save (Ctrl+S)", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                save = self.keymap.label("system_prompt_save")
+                cancel = self.keymap.label("system_prompt_cancel")
+                yield Button(f"Save ({save})", variant="primary", id="save")
+                yield Button(f"Cancel ({cancel})", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#system-prompt", TextArea).focus()
@@ -167,26 +171,4 @@ class SystemPromptDialog(ModalScreen[str | None]):
         self.dismiss(self.query_one("#system-prompt", TextArea).text.strip())
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class HelpScreen(ModalScreen[None]):
-    """Every action and its key (the same table as the README)."""
-
-    BINDINGS = [Binding("escape,f1,q", "close", "Close", id="help_close")]
-
-    def __init__(self, key_table: str) -> None:
-        super().__init__()
-        self.key_table = key_table
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog help"):
-            yield Label(Content("llmchat-tui keys"), classes="dialog-title")
-            with VerticalScroll():
-                yield Markdown(
-                    self.key_table + "\n\nCtrl+P opens the command palette, where "
-                    "every action is listed too. Esc closes this screen."
-                )
-
-    def action_close(self) -> None:
         self.dismiss(None)

@@ -25,12 +25,15 @@ from textual.widgets import Collapsible, Static
 from llmchat_tui.blocks import code_blocks
 from llmchat_tui.budget import Price, cost, format_cost
 from llmchat_tui.generation import Generation, State
+from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import Conversation, Message, Status
+from llmchat_tui.outbox import Queued
 from llmchat_tui.sanitize import clean, clean_line
 from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
 
 BATCH = 40
 SHOWN_USER_CHARS = 8_000
+PriceLookup = Callable[[str], Price | None]
 STATUS_TEXT = {
     Status.CANCELLED: ("cancelled", "$warning"),
     Status.ERROR: ("error", "$error"),
@@ -63,20 +66,36 @@ def message_footer(message: Message, price: Price | None = None) -> Content:
     return Content.assemble(*parts)
 
 
+def shown_user_text(text: str, note: str = "the full text was sent") -> Content:
+    """A user's text as drawn: plain, sanitized, and only its start when huge.
+
+    A huge paste is sent and saved whole; drawing all of it would stall the
+    screen, so only its first characters are shown.
+    """
+    shown = clean(text)
+    if len(shown) > SHOWN_USER_CHARS:
+        shown = shown[:SHOWN_USER_CHARS] + f"\n… ({len(text):,} characters in all; {note})"
+    return Content(shown)
+
+
 class UserMessageView(Static):
     """A message the user wrote: plain text, never markup."""
 
     def __init__(self, message: Message) -> None:
-        text = clean(message.content)
-        if len(text) > SHOWN_USER_CHARS:
-            # A huge paste is sent and saved whole; drawing all of it would
-            # stall the screen, so only its start is shown.
-            text = (
-                text[:SHOWN_USER_CHARS]
-                + f"\n… ({len(message.content):,} characters in all; the full text was sent)"
-            )
-        super().__init__(Content(text), classes="message user")
+        super().__init__(shown_user_text(message.content), classes="message user")
         self.message = message
+
+
+class QueuedMessageView(Static):
+    """A message waiting for the running reply to end before it is sent."""
+
+    def __init__(self, queued: Queued, hint: str) -> None:
+        super().__init__(
+            shown_user_text(queued.text, "all of it will be sent"), classes="message user queued"
+        )
+        self.queued = queued
+        self.border_title = "queued: sent when the reply ends"
+        self.border_subtitle = hint
 
 
 class AssistantMessageView(Vertical):
@@ -86,10 +105,16 @@ class AssistantMessageView(Vertical):
     gets a :class:`ReplyBody` and follows its generation.
     """
 
-    def __init__(self, message: Message, generation: Generation | None = None) -> None:
+    def __init__(
+        self,
+        message: Message,
+        generation: Generation | None = None,
+        price_lookup: PriceLookup | None = None,
+    ) -> None:
         super().__init__(classes="message assistant")
         self.message = message
         self.generation = generation
+        self.price_lookup = price_lookup
         self.shown_parts = 0
 
     def compose(self) -> ComposeResult:
@@ -159,17 +184,20 @@ class AssistantMessageView(Vertical):
         reasoning_text.update(Content.styled(generation.reasoning(), "italic $text-muted"))
 
     def _price(self) -> Price | None:
-        pane = self.parent
-        lookup = getattr(pane, "price_lookup", None)
+        lookup = self.price_lookup
         return lookup(self.message.model or "") if lookup is not None else None
+
+
+MessageView = AssistantMessageView | UserMessageView | QueuedMessageView
 
 
 class MessagePane(VerticalScroll):
     """The scrolling list of messages of the open conversation.
 
     With the focus here, Up/Down select a message; C copies it, B copies its
-    code blocks one after another, E edits a message of yours and resends it,
-    Delete removes it, Esc goes back to the prompt.
+    code blocks one after another, E edits a message of yours and resends it (or
+    takes a queued one back into the prompt), Delete removes it (or cancels a
+    queued one), Esc goes back to the prompt.
     """
 
     BINDINGS = [
@@ -184,31 +212,52 @@ class MessagePane(VerticalScroll):
 
     @dataclass
     class EditRequested(TextualMessage):
-        """Edit and resend this user message (later messages are dropped)."""
+        """Edit and resend this user message."""
 
         message: Message
 
     @dataclass
     class DeleteRequested(TextualMessage):
+        """Delete this message (after asking)."""
+
         message: Message
+
+    @dataclass
+    class QueuedEditRequested(TextualMessage):
+        """Take this waiting message back into the prompt."""
+
+        queued: Queued
+
+    @dataclass
+    class QueuedCancelRequested(TextualMessage):
+        """Drop this waiting message."""
+
+        queued: Queued
 
     @dataclass
     class Left(TextualMessage):
         """The user left the message list (Esc)."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        keymap: Keymap,
+        *,
+        price_lookup: PriceLookup | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self.keymap = keymap
+        self.price_lookup = price_lookup
         self.conversation: Conversation | None = None
         self._hidden: list[Message] = []
         self._loading_older = False
-        self.selected: Message | None = None
+        self.selected: MessageView | None = None
         self._code_turn = 0
-        self.price_lookup: Callable[[str], Price | None] | None = None
 
     # -- selection ---------------------------------------------------------
 
     def on_focus(self) -> None:
-        if self.selected is None or self.view_of(self.selected) is None:
+        if self.selected is None or self.selected not in self.views():
             views = self.views()
             if views:
                 self._select(views[-1])
@@ -217,36 +266,57 @@ class MessagePane(VerticalScroll):
         for view in self.query(".-selected"):
             view.remove_class("-selected")
 
-    def _select(self, view: Widget) -> None:
+    def _select(self, view: MessageView) -> None:
         for old in self.query(".-selected"):
             old.remove_class("-selected")
         view.add_class("-selected")
-        self.selected = view.message  # type: ignore[attr-defined]
+        self.selected = view
         self._code_turn = 0
         self.scroll_to_widget(view, animate=False)
 
+    @property
+    def selected_message(self) -> Message | None:
+        """The selected sent message (None for none, or a queued one)."""
+        view = self.selected
+        return None if view is None or isinstance(view, QueuedMessageView) else view.message
+
     def action_select(self, step: int) -> None:
+        """Select the previous (-1) or next (1) message."""
         views = self.views()
         if not views:
             return
-        current = self.view_of(self.selected) if self.selected is not None else None
+        current = self.selected
         index = views.index(current) if current in views else len(views)
         self._select(views[max(0, min(len(views) - 1, index + step))])
 
+    def _selected_text(self) -> tuple[str, str] | None:
+        view = self.selected
+        if view is None:
+            return None
+        if isinstance(view, QueuedMessageView):
+            return view.queued.text, "your queued message"
+        who = "your message" if view.message.role == "user" else "the reply"
+        return view.message.content, who
+
     def action_copy_message(self) -> None:
-        message = self.selected
-        if message is None:
+        """Copy the selected message (sanitized) to the clipboard."""
+        found = self._selected_text()
+        if found is None:
             return
-        text = clean(message.content)
+        text = clean(found[0])
         self.app.copy_to_clipboard(text)
-        who = "your message" if message.role == "user" else "the reply"
-        self.notify(f"Copied {who} ({len(text):,} characters) to the clipboard.", timeout=3)
+        self.notify(
+            f"Copied {found[1]} ({len(text):,} characters) to the clipboard.",
+            timeout=3,
+            markup=False,
+        )
 
     def action_copy_code(self) -> None:
-        message = self.selected
-        if message is None:
+        """Copy the selected message's code blocks, one per press."""
+        found = self._selected_text()
+        if found is None:
             return
-        blocks = code_blocks(message.content)
+        blocks = code_blocks(found[0])
         if not blocks:
             self.notify("This message has no code block.", timeout=3)
             return
@@ -254,42 +324,74 @@ class MessagePane(VerticalScroll):
         self._code_turn += 1
         text = clean(blocks[index])
         self.app.copy_to_clipboard(text)
-        more = " (press B again for the next)" if len(blocks) > 1 else ""
+        again = self.keymap.label("copy_code")
+        more = f" (press {again} again for the next)" if len(blocks) > 1 else ""
         self.notify(
             f"Copied code block {index + 1} of {len(blocks)} "
             f"({len(text.splitlines())} lines){more}.",
             timeout=4,
+            markup=False,
         )
 
     def action_edit_message(self) -> None:
-        if self.selected is None:
+        """Edit the selected message of yours (or take a queued one back)."""
+        view = self.selected
+        if view is None:
             return
-        if self.selected.role != "user":
+        if isinstance(view, QueuedMessageView):
+            self.post_message(self.QueuedEditRequested(view.queued))
+            return
+        if view.message.role != "user":
+            regenerate = self.keymap.label("regenerate")
             self.notify(
-                "Only your own messages can be edited; Ctrl+R regenerates a reply.", timeout=4
+                f"Only your own messages can be edited; {regenerate} regenerates a reply.",
+                timeout=4,
+                markup=False,
             )
             return
-        self.post_message(self.EditRequested(self.selected))
+        self.post_message(self.EditRequested(view.message))
 
     def action_delete_message(self) -> None:
-        if self.selected is not None:
-            self.post_message(self.DeleteRequested(self.selected))
+        """Delete the selected message (or cancel a queued one)."""
+        view = self.selected
+        if isinstance(view, QueuedMessageView):
+            self.post_message(self.QueuedCancelRequested(view.queued))
+        elif view is not None:
+            self.post_message(self.DeleteRequested(view.message))
 
     def action_leave(self) -> None:
+        """Back to the prompt."""
         self.post_message(self.Left())
 
-    def view_for(self, message: Message, generation: Generation | None) -> Static | Vertical:
+    # -- showing -----------------------------------------------------------
+
+    def view_for(self, message: Message, generation: Generation | None) -> MessageView:
+        """The widget that draws ``message`` (live if ``generation`` is writing it)."""
         if message.role == "user":
             return UserMessageView(message)
         live = generation if generation is not None and generation.message is message else None
-        return AssistantMessageView(message, live)
+        return AssistantMessageView(message, live, self.price_lookup)
 
-    async def show(self, conversation: Conversation, generation: Generation | None) -> None:
+    def _queued_hint(self) -> str:
+        select = self.keymap.label("select_messages")
+        edit = self.keymap.label("edit_message")
+        cancel = self.keymap.label("delete_message")
+        return f"{select} then {edit} edits, {cancel} cancels"
+
+    async def show(
+        self,
+        conversation: Conversation,
+        generation: Generation | None,
+        queued: Sequence[Queued] = (),
+    ) -> None:
         """Show ``conversation``: its last messages now, older ones on scroll up."""
         self.conversation = conversation
+        self.selected = None
         messages: Sequence[Message] = [m for m in conversation.messages if m.role != "system"]
         self._hidden = list(messages[:-BATCH]) if len(messages) > BATCH else []
         recent = messages[-BATCH:]
+        views: list[Widget] = [self.view_for(m, generation) for m in recent]
+        views += [QueuedMessageView(q, self._queued_hint()) for q in queued]
         with self.app.batch_update():
             await self.remove_children()
             if self._hidden:
@@ -302,26 +404,59 @@ class MessagePane(VerticalScroll):
                         classes="older-hint",
                     )
                 )
-            await self.mount_all([self.view_for(m, generation) for m in recent])
+            await self.mount_all(views)
         self.anchor()
 
     async def add_message(self, message: Message, generation: Generation | None = None) -> None:
-        """Append a view for a new message and follow the end."""
-        await self.mount(self.view_for(message, generation))
+        """Append a view for a new message (above any queued ones) and follow the end."""
+        view = self.view_for(message, generation)
+        first_queued = next(iter(self.query(QueuedMessageView)), None)
+        if first_queued is not None:
+            await self.mount(view, before=first_queued)
+        else:
+            await self.mount(view)
         self.anchor()
+
+    async def add_queued(self, queued: Queued) -> None:
+        """Show a message waiting for the reply to end."""
+        await self.mount(QueuedMessageView(queued, self._queued_hint()))
+        self.anchor()
+
+    async def remove_queued(self, queued: Queued) -> None:
+        """Take a waiting message off the screen (sent, cancelled or taken back)."""
+        for view in list(self.query(QueuedMessageView)):
+            if view.queued == queued:
+                if self.selected is view:
+                    self.selected = None
+                await view.remove()
+
+    async def remove_message(self, message: Message) -> None:
+        """Take a deleted message's view off the screen."""
+        view = self.view_of(message)
+        if view is not None:
+            if self.selected is view:
+                self.selected = None
+            await view.remove()
 
     def mark_left_out(self, messages: Sequence[Message]) -> None:
         """Dim the messages the next request leaves out (they do not fit)."""
         ids = {m.id for m in messages}
         for view in self.views():
-            view.set_class(view.message.id in ids, "-left-out")
+            if not isinstance(view, QueuedMessageView):
+                view.set_class(view.message.id in ids, "-left-out")
 
-    def views(self) -> list[AssistantMessageView | UserMessageView]:
-        return [w for w in self.children if isinstance(w, (AssistantMessageView, UserMessageView))]
+    def views(self) -> list[MessageView]:
+        """Every message view, top to bottom (queued ones last)."""
+        return [
+            w
+            for w in self.children
+            if isinstance(w, (AssistantMessageView, UserMessageView, QueuedMessageView))
+        ]
 
     def view_of(self, message: Message) -> AssistantMessageView | UserMessageView | None:
+        """The view drawing ``message``, if it is mounted."""
         for view in reversed(self.views()):
-            if view.message is message:
+            if not isinstance(view, QueuedMessageView) and view.message is message:
                 return view
         return None
 
@@ -347,12 +482,13 @@ class MessagePane(VerticalScroll):
                 await hints.remove()
             else:
                 for hint in hints:
-                    hint.update(
-                        Content.styled(
-                            f"{len(self._hidden)} earlier messages: scroll up to load them",
-                            "$text-muted",
+                    if isinstance(hint, Static):
+                        hint.update(
+                            Content.styled(
+                                f"{len(self._hidden)} earlier messages: scroll up to load them",
+                                "$text-muted",
+                            )
                         )
-                    )
 
             def keep_place() -> None:
                 grown = self.virtual_size.height - before_height

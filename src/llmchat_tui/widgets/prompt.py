@@ -1,4 +1,4 @@
-"""The prompt: a multi-line text area where Enter sends."""
+"""The prompt: a multi-line text area where Enter sends and the new-line keys add a line."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from llmchat_tui.keymap import Keymap
+from llmchat_tui.sanitize import normalize_newlines
+
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
 PASTE_CHIP_CHARS = 10_000
@@ -17,18 +20,24 @@ CHIP = re.compile(r"⟦pasted #(\d+): [\d,]+ characters⟧")
 
 
 class PromptInput(TextArea):
-    """Where the user writes. Enter sends; Shift+Enter or Ctrl+J adds a line."""
+    """Where the user writes. Enter sends; Ctrl+J, Alt+Enter or Shift+Enter adds a line.
+
+    Every way text gets in (typing, a bracketed paste, a draft loaded back) has its
+    line ends normalised to ``\\n`` once, here: terminals send pasted newlines as CR
+    or CRLF.
+    """
 
     # Not priority bindings: a priority binding runs at app level before this
     # widget has handled the keys queued ahead of it, so a fast typist's (or
     # tmux's) "text + Enter" would send the text without its last characters.
     # ``_on_key`` handles these keys in order; the bindings name them for the
     # footer, the help screen and the keymap. Shift+Enter needs a terminal that
-    # reports it (kitty, WezTerm, foot, Ghostty, iTerm2 with CSI u); Ctrl+J
-    # works everywhere.
+    # reports it (kitty, WezTerm, foot, Ghostty, iTerm2 with CSI u); Ctrl+J and
+    # Alt+Enter work everywhere.
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", id="newline", show=False),
+        Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline", show=False),
+        Binding("escape", "cancel_edit", "Cancel edit", id="cancel_edit"),
     ]
 
     @dataclass
@@ -40,9 +49,17 @@ class PromptInput(TextArea):
 
         @property
         def control(self) -> PromptInput:
+            """The prompt that was submitted."""
             return self.prompt
 
-    def __init__(self, *, id: str | None = None) -> None:
+    @dataclass
+    class EditCancelled(Message):
+        """The user left edit mode without sending."""
+
+        prompt: PromptInput
+
+    def __init__(self, keymap: Keymap, *, id: str | None = None) -> None:
+        self.keymap = keymap
         super().__init__(
             "",
             id=id,
@@ -50,10 +67,17 @@ class PromptInput(TextArea):
             tab_behavior="focus",
             show_line_numbers=False,
             compact=True,
-            placeholder="Message (Enter to send, Ctrl+J for a new line)",
+            placeholder=self._placeholder(),
         )
-
         self._pastes: dict[int, str] = {}
+        self.editing = False
+
+    def _placeholder(self, editing: bool = False) -> str:
+        send = self.keymap.label("send")
+        newline = self.keymap.label("newline")
+        if editing:
+            return f"Your edited message ({send} sends it, {newline} adds a line)"
+        return f"Message ({send} to send, {newline} for a new line)"
 
     @property
     def full_text(self) -> str:
@@ -65,9 +89,18 @@ class PromptInput(TextArea):
 
     def load(self, text: str) -> None:
         """Replace the content (a long text becomes a chip) and go to its end."""
+        text = normalize_newlines(text)
         self._pastes.clear()
         self.text = self._chip(text) if len(text) > PASTE_CHIP_CHARS else text
         self.move_cursor(self.document.end)
+
+    def set_editing(self, title: str | None, subtitle: str = "") -> None:
+        """Show on the prompt itself that the user is editing a sent message (or not)."""
+        self.editing = title is not None
+        self.set_class(self.editing, "-editing")
+        self.border_title = title
+        self.border_subtitle = subtitle if self.editing else None
+        self.placeholder = self._placeholder(self.editing)
 
     def _chip(self, text: str) -> str:
         number = len(self._pastes) + 1
@@ -75,40 +108,53 @@ class PromptInput(TextArea):
         return f"⟦pasted #{number}: {len(text):,} characters⟧"
 
     async def _on_paste(self, event: events.Paste) -> None:
-        if len(event.text) > PASTE_CHIP_CHARS and not self.read_only:
-            event.stop()
-            event.prevent_default()
-            self.insert(self._chip(event.text))
+        # Handled here entirely: Textual also calls TextArea's own paste handler
+        # unless the default is prevented (calling it as well pasted twice).
+        event.stop()
+        event.prevent_default()
+        if self.read_only:
             return
-        await super()._on_paste(event)
+        text = normalize_newlines(event.text)
+        if len(text) > PASTE_CHIP_CHARS:
+            text = self._chip(text)
+        result = self.replace(text, *self.selection, maintain_selection_offset=False)
+        if result is not None:
+            self.move_cursor(result.end_location)
+        self.focus()
 
     def action_submit(self) -> None:
-        """Send the text (the app decides what to do with it)."""
-        self.post_message(self.Submitted(self, self.full_text))
+        """Send the text (the screen decides what to do with it).
+
+        The prompt is emptied at once, in the same step as the key: keys typed
+        right after Enter (a burst) belong to the next message. The screen puts
+        the text back if it cannot be sent. Blank text is left where it is.
+        """
+        text = self.full_text
+        if text.strip():
+            self.load("")
+        self.post_message(self.Submitted(self, text))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_edit":
+            return self.editing  # otherwise Esc goes on to the screen (stop a reply)
+        return True
+
+    def action_cancel_edit(self) -> None:
+        """Leave edit mode (the screen puts the draft back)."""
+        self.post_message(self.EditCancelled(self))
 
     def action_newline(self) -> None:
+        """Add a line break at the cursor."""
         self.insert("\n")
 
     async def _on_key(self, event: events.Key) -> None:
-        keys = self._bound_keys()
-        if event.key in keys["submit"]:
+        if self.keymap.matches("send", event.key):
             event.stop()
             event.prevent_default()
             self.action_submit()
             return
-        if event.key in keys["newline"]:
+        if self.keymap.matches("newline", event.key):
             event.stop()
             event.prevent_default()
             self.action_newline()
-            return
-        await super()._on_key(event)
-
-    def _bound_keys(self) -> dict[str, set[str]]:
-        """The keys bound to submit and newline, after the app's keymap."""
-        keymap = getattr(self.app, "_keymap", {}) or {}
-        found: dict[str, set[str]] = {}
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            keys = keymap.get(binding.id or "", binding.key)
-            found[binding.action] = {k.strip() for k in keys.split(",") if k.strip()}
-        return found
+        # Anything else: Textual goes on to TextArea's own key handler.

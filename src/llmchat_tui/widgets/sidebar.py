@@ -1,7 +1,11 @@
-"""The sidebar: every saved conversation, newest first, with a filter.
+"""The sidebar: every saved conversation, newest first, with a filter that acts as a picker.
 
 Built on ``OptionList`` (a single widget drawing only visible rows) so tens
 of thousands of conversations list at once. Titles are plain text.
+
+The filter box works like a picker: typing narrows the list, Up/Down move through
+the results without leaving the box, Enter opens the highlighted (or top) match,
+Esc clears the filter and shows every conversation again.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import parse_iso
 from llmchat_tui.sanitize import clean_line
 
@@ -49,15 +54,18 @@ class Row:
     updated_at: str
     model: str
     generating: bool = False
+    draft_only: bool = False  # a new chat holding only unsent text
 
 
 def row_prompt(row: Row, now: datetime | None = None) -> Content:
+    """The two lines of one row: marker and title, then age, model or "draft"."""
     marker = ("● ", "$success") if row.generating else ("  ", "")
     title = clean_line(row.title, 26) or "New chat"
-    detail = " · ".join(
-        x for x in (relative_time(row.updated_at, now), clean_line(row.model, 30)) if x
-    )
-    return Content.assemble(marker, (title, "bold"), "\n  ", (detail, "$text-muted"))
+    details = [relative_time(row.updated_at, now)]
+    details.append("draft" if row.draft_only else clean_line(row.model, 30))
+    detail = " · ".join(x for x in details if x)
+    style = "italic" if row.draft_only else "bold"
+    return Content.assemble(marker, (title, style), "\n  ", (detail, "$text-muted"))
 
 
 WINDOW = 200  # rows drawn at a time
@@ -67,15 +75,20 @@ MORE_ID = "__more__"
 class ConversationList(OptionList):
     """The list itself; keys act on the highlighted conversation."""
 
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if new >= self.max_scroll_y - self.size.height and isinstance(self.parent, Sidebar):
-            self.parent.extend()
-
     BINDINGS = [
         Binding("f2,r", "rename", "Rename", id="rename_conversation"),
         Binding("delete,d", "delete", "Delete", id="delete_conversation"),
+        Binding("escape", "leave", "Back to prompt", id="leave_sidebar"),
     ]
+
+    @dataclass
+    class NearEnd(Message):
+        """The list was scrolled close to its last drawn row: draw more."""
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new >= self.max_scroll_y - self.size.height:
+            self.post_message(self.NearEnd())
 
     def on_focus(self) -> None:
         # Keys act on the highlighted row: make sure there is one.
@@ -83,16 +96,55 @@ class ConversationList(OptionList):
             self.highlighted = 0
 
     def action_rename(self) -> None:
-        if self._highlighted_id() != MORE_ID:
-            self.post_message(Sidebar.RenameRequested(self._highlighted_id()))
+        """Rename the highlighted conversation."""
+        if self.highlighted_id() not in (None, MORE_ID):
+            self.post_message(Sidebar.RenameRequested(self.highlighted_id()))
 
     def action_delete(self) -> None:
-        if self._highlighted_id() != MORE_ID:
-            self.post_message(Sidebar.DeleteRequested(self._highlighted_id()))
+        """Delete the highlighted conversation (after asking)."""
+        if self.highlighted_id() not in (None, MORE_ID):
+            self.post_message(Sidebar.DeleteRequested(self.highlighted_id()))
 
-    def _highlighted_id(self) -> str | None:
+    def action_leave(self) -> None:
+        """Back to the prompt."""
+        self.post_message(Sidebar.Left())
+
+    def highlighted_id(self) -> str | None:
+        """The id of the highlighted row, if any."""
         option = self.highlighted_option
         return option.id if option is not None else None
+
+
+class FilterInput(Input):
+    """The filter box: Up/Down move through the results, Enter opens, Esc clears."""
+
+    BINDINGS = [
+        Binding("down", "move(1)", "Next match", id="filter_next", show=False),
+        Binding("up", "move(-1)", "Previous match", id="filter_previous", show=False),
+        Binding("escape", "clear_filter", "Clear filter", id="filter_clear"),
+    ]
+
+    @dataclass
+    class Moved(Message):
+        """Up or Down in the filter box."""
+
+        step: int
+
+    @dataclass
+    class Cleared(Message):
+        """Esc in the filter box (``was_empty``: nothing was typed)."""
+
+        was_empty: bool
+
+    def action_move(self, step: int) -> None:
+        """Move the highlight in the results."""
+        self.post_message(self.Moved(step))
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter (or leave the box when it is already empty)."""
+        was_empty = not self.value
+        self.value = ""
+        self.post_message(self.Cleared(was_empty))
 
 
 class Sidebar(Vertical):
@@ -106,20 +158,29 @@ class Sidebar(Vertical):
 
     @dataclass
     class RenameRequested(Message):
+        """Rename this conversation."""
+
         conversation_id: str | None
 
     @dataclass
     class DeleteRequested(Message):
+        """Delete this conversation."""
+
         conversation_id: str | None
 
     @dataclass
     class FilterChanged(Message):
-        """The filter text changed: the app searches and calls :meth:`show_only`."""
+        """The filter text changed: the screen searches and calls :meth:`show_only`."""
 
         query: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    @dataclass
+    class Left(Message):
+        """The user left the sidebar (Esc in an empty filter box)."""
+
+    def __init__(self, keymap: Keymap, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.keymap = keymap
         self.rows: dict[str, Row] = {}
         self.order: list[str] = []
         self.filtered_ids: list[str] | None = None  # None: all rows
@@ -127,16 +188,25 @@ class Sidebar(Vertical):
         self._shown = 0
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Filter (Ctrl+F)", id="filter", compact=True)
+        yield FilterInput(
+            placeholder=f"Filter ({self.keymap.label('filter')})", id="filter", compact=True
+        )
         yield ConversationList(id="conversations")
 
     @property
     def option_list(self) -> ConversationList:
+        """The list of conversations."""
         return self.query_one(ConversationList)
 
     @property
-    def filter_input(self) -> Input:
-        return self.query_one("#filter", Input)
+    def filter_input(self) -> FilterInput:
+        """The filter box."""
+        return self.query_one(FilterInput)
+
+    @property
+    def filtering(self) -> bool:
+        """Whether a filter narrows the list now."""
+        return self.filtered_ids is not None
 
     def set_rows(self, rows: list[Row]) -> None:
         """Replace every row (newest first)."""
@@ -145,18 +215,25 @@ class Sidebar(Vertical):
         self._rebuild()
 
     def upsert(self, row: Row, *, to_top: bool = True) -> None:
-        """Add or update one conversation's row."""
+        """Add or update one conversation's row.
+
+        A conversation that is new to the list shows even under a filter (it was
+        just created or saved; hiding it would look like a loss).
+        """
         known = row.id in self.rows
         self.rows[row.id] = row
         if to_top or not known:
             if known:
                 self.order.remove(row.id)
             self.order.insert(0, row.id)
+            if self.filtered_ids is not None and row.id not in self.filtered_ids:
+                self.filtered_ids.insert(0, row.id)
             self._rebuild()
         else:
             self._replace(row.id)
 
-    def remove(self, conversation_id: str) -> None:
+    def remove_row(self, conversation_id: str) -> None:
+        """Take one conversation off the list."""
         if conversation_id in self.rows:
             del self.rows[conversation_id]
             self.order.remove(conversation_id)
@@ -165,6 +242,7 @@ class Sidebar(Vertical):
             self._rebuild()
 
     def set_generating(self, conversation_id: str, generating: bool) -> None:
+        """Show or hide the ● of a conversation whose reply is streaming."""
         row = self.rows.get(conversation_id)
         if row is not None and row.generating != generating:
             row.generating = generating
@@ -190,6 +268,13 @@ class Sidebar(Vertical):
         """Show only ``ids`` (in the given order), or every row for None."""
         self.filtered_ids = ids
         self._rebuild()
+        if ids:
+            self.option_list.highlighted = 0
+
+    def clear_filter(self) -> None:
+        """Empty the filter box and show every conversation."""
+        self.filter_input.value = ""
+        self.show_only(None)
 
     def _ids(self) -> list[str]:
         if self.filtered_ids is None:
@@ -212,15 +297,12 @@ class Sidebar(Vertical):
         if len(ids) > self._shown:
             options.append(self._more_option(len(ids) - self._shown))
         self.option_list.set_options(options)
-        if self.current is not None:
+        if self.current is not None and not self.filtering:
             self.select(self.current)
 
-    @staticmethod
-    def _more_option(count: int) -> Option:
-        return Option(
-            Content.styled(f"  … {count:,} more (scroll, or Ctrl+F to filter)", "$text-muted"),
-            id=MORE_ID,
-        )
+    def _more_option(self, count: int) -> Option:
+        hint = f"  … {count:,} more (scroll, or {self.keymap.label('filter')} to filter)"
+        return Option(Content.styled(hint, "$text-muted"), id=MORE_ID)
 
     def extend(self) -> None:
         """Draw the next window of rows (the user scrolled near the end)."""
@@ -248,6 +330,10 @@ class Sidebar(Vertical):
         except Exception:  # not visible under the current filter
             pass
 
+    def on_conversation_list_near_end(self, event: ConversationList.NearEnd) -> None:
+        event.stop()
+        self.extend()
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         if event.option.id == MORE_ID or event.option_index >= self._shown - 5:
@@ -265,6 +351,29 @@ class Sidebar(Vertical):
         event.stop()
         self.post_message(self.FilterChanged(event.value))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_filter_input_moved(self, event: FilterInput.Moved) -> None:
         event.stop()
-        self.option_list.focus()
+        option_list = self.option_list
+        if not option_list.option_count:
+            return
+        if option_list.highlighted is None:
+            option_list.highlighted = 0
+        elif event.step > 0:
+            option_list.action_cursor_down()
+        else:
+            option_list.action_cursor_up()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter box opens the highlighted (or top) result."""
+        event.stop()
+        chosen = self.option_list.highlighted_id()
+        if chosen is None and self.option_list.option_count:
+            chosen = self.option_list.get_option_at_index(0).id
+        if chosen is not None and chosen != MORE_ID:
+            self.post_message(self.ConversationSelected(chosen))
+
+    def on_filter_input_cleared(self, event: FilterInput.Cleared) -> None:
+        event.stop()
+        self.show_only(None)
+        if event.was_empty:
+            self.post_message(self.Left())

@@ -1,8 +1,13 @@
-"""The status bar: model, state, time to first token, speed, token counts.
+"""The status bar: state, notices, the next request's size, model, then live figures.
 
-It reads a :class:`~llmchat_tui.generation.Generation` on a 10 Hz timer that
-runs only while a reply is in flight (or a retry counts down); when nothing
-happens it does nothing at all.
+The order is by importance, because a narrow terminal cuts the line from the right:
+the state and any notice (editing, queued messages, a failed save) come first, then
+``next N/limit`` (what the next message would send against the context window), the
+model, and last the speed figures of the reply (TTFT, tok/s, tokens, cost).
+
+It reads a :class:`~llmchat_tui.generation.Generation` on a 10 Hz timer that runs
+only while a reply is in flight (or a retry counts down); when nothing happens it
+does nothing at all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ STATE_STYLES = {
     "error": "$error",
 }
 
+NOTE_STYLES = {"info": "$text-muted", "warning": "$warning", "error": "$error", "edit": "$accent"}
+
 
 def _fmt_count(value: int | None, exact: bool) -> str:
     if value is None:
@@ -33,7 +40,7 @@ def _fmt_count(value: int | None, exact: bool) -> str:
 
 
 class StatusBar(Static):
-    """One line of live figures about the open conversation's reply."""
+    """One line about the open conversation: state first, figures last."""
 
     DEFAULT_CSS = """
     StatusBar {
@@ -41,6 +48,8 @@ class StatusBar(Static):
         padding: 0 1;
         background: $panel;
         color: $text;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -56,6 +65,7 @@ class StatusBar(Static):
         self.dropped = 0
         self.price: Price | None = None
         self.note = ""
+        self.note_kind = "info"
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
@@ -81,8 +91,10 @@ class StatusBar(Static):
         self.prompt_tokens, self.prompt_exact, self.limit, self.dropped = new
         self.render_now()
 
-    def set_note(self, note: str) -> None:
-        self.note = clean_line(note, 80)
+    def set_note(self, note: str, kind: str = "info") -> None:
+        """A notice shown right after the state (``kind``: info, warning, error, edit)."""
+        self.note = clean_line(note, 120)
+        self.note_kind = kind
         self.render_now()
 
     def update_running(self) -> None:
@@ -102,13 +114,10 @@ class StatusBar(Static):
             self.update_running()
 
     def render_now(self) -> None:
+        """Redraw the line now."""
         self.update(self.build())
 
-    def build(self) -> Content:
-        """The status line as a Content (plain text parts, never markup)."""
-        parts: list[tuple[str, str] | str] = []
-        sep = (" · ", "$text-muted")
-        parts.append((clean_line(self.model, 40) or "no model", "bold"))
+    def _state_label(self) -> tuple[str, str]:
         generation = self.generation
         state = "idle" if generation is None else str(generation.state)
         label = state
@@ -123,7 +132,23 @@ class StatusBar(Static):
             label = (
                 f"{reason} · retry {generation.attempt}/{generation.retry.attempts} in {left:.0f} s"
             )
-        parts += [sep, (label, STATE_STYLES.get(state, ""))]
+        return label, STATE_STYLES.get(state, "")
+
+    def build(self) -> Content:
+        """The status line as a Content (plain text parts, never markup)."""
+        parts: list[tuple[str, str] | str] = []
+        sep = (" · ", "$text-muted")
+        parts.append(self._state_label())
+        if self.note:
+            parts += [sep, (self.note, NOTE_STYLES.get(self.note_kind, ""))]
+        next_text = f"next {_fmt_count(self.prompt_tokens, self.prompt_exact)}"
+        if self.limit:
+            next_text += f"/{self.limit:,}"
+        parts += [sep, next_text]
+        if self.dropped:
+            parts += [" ", (f"({self.dropped} oldest left out)", "$warning")]
+        parts += [sep, (clean_line(self.model, 40) or "no model", "bold")]
+        generation = self.generation
         if generation is not None:
             ttft = generation.ttft
             count = generation.completion_tokens()
@@ -142,12 +167,4 @@ class StatusBar(Static):
                 spent = cost(prompt, count.value, self.price)
                 if spent is not None:
                     parts += [sep, ("" if usage is not None else "≈") + format_cost(spent)]
-        next_text = f"next {_fmt_count(self.prompt_tokens, self.prompt_exact)}"
-        if self.limit:
-            next_text += f"/{self.limit:,}"
-        parts += [sep, next_text]
-        if self.dropped:
-            parts += [" ", (f"({self.dropped} oldest left out)", "$warning")]
-        if self.note:
-            parts += [sep, (self.note, "$text-muted")]
         return Content.assemble(*parts)

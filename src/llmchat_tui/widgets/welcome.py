@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from llmchat_tui.discovery import FoundServer
+from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import clean_line
 
 
@@ -22,16 +23,18 @@ class Welcome(Vertical):
     class ServerChosen(Message):
         server: FoundServer
 
-    def __init__(self, config_file: str) -> None:
+    def __init__(self, config_file: str, keymap: Keymap) -> None:
         super().__init__(id="welcome")
         self.config_file = config_file
+        self.keymap = keymap
         self.found: list[FoundServer] = []
 
     def compose(self) -> ComposeResult:
         yield Static(
             Content.assemble(
                 ("Welcome to llmchat-tui", "bold"),
-                "\n\nNo server is configured yet. To chat with OpenAI, quit (Ctrl+Q) and run:\n\n",
+                "\n\nNo server is configured yet. To chat with OpenAI, quit "
+                f"({self.keymap.label('quit')}) and run:\n\n",
                 ("    OPENAI_API_KEY=sk-... llmchat-tui", "bold $accent"),
                 "\n\nor start with any OpenAI-compatible server:\n\n",
                 (

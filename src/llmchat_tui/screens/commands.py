@@ -1,0 +1,240 @@
+"""Commands of the chat screen that go through a dialog: rename, delete, pickers, export.
+
+Each function takes the :class:`~llmchat_tui.screens.chat.ChatScreen`, opens its
+dialog, and on the user's answer calls the session and updates the screen. They
+live here so the screen's module keeps to the chat itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmchat_tui import paths
+from llmchat_tui.models import Conversation, Message
+from llmchat_tui.sanitize import clean_line
+from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
+from llmchat_tui.store import StoreError
+
+if TYPE_CHECKING:
+    from llmchat_tui.screens.chat import ChatScreen
+    from llmchat_tui.session import Turn
+
+log = logging.getLogger(__name__)
+
+TurnMaker = Callable[[Conversation], Awaitable["Turn"]]
+
+
+def rename(screen: ChatScreen, conversation_id: str) -> None:
+    """Ask for a new title and save it."""
+    session = screen.session
+    row = screen.sidebar.rows.get(conversation_id)
+
+    async def done(title: str | None) -> None:
+        if not title:
+            return
+        try:
+            conversation = session.open(conversation_id)
+            conversation.rename(title)
+            await session.save(conversation)
+        except (OSError, StoreError) as error:
+            screen.tell(f"Could not rename: {error}", severity="error")
+            return
+        from llmchat_tui.screens.chat import row_of
+
+        screen.sidebar.upsert(
+            row_of(conversation, session.is_generating(conversation_id)), to_top=False
+        )
+
+    screen.app.push_screen(RenameDialog(row.title if row else ""), done)
+
+
+def delete_conversation(screen: ChatScreen, conversation_id: str) -> None:
+    """Ask, then delete a conversation (its reply is stopped first)."""
+    row = screen.sidebar.rows.get(conversation_id)
+    title = clean_line(row.title if row else "this conversation", 50)
+
+    async def done(confirmed: bool | None) -> None:
+        if not confirmed:
+            return
+        try:
+            screen.session.delete(conversation_id)
+        except (OSError, StoreError) as error:
+            screen.tell(f"Could not delete: {error}", severity="error")
+            return
+        await screen.forget(conversation_id)
+        screen.tell(f"Deleted “{title}”", timeout=3)
+
+    question = f"Delete “{title}”? This cannot be undone."
+    screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
+
+
+def delete_message(screen: ChatScreen, message: Message) -> None:
+    """Ask, then delete one message of the open conversation."""
+    conversation = screen.conversation
+    session = screen.session
+    if session.is_generating(conversation.id):
+        screen.tell(f"Stop the reply first ({screen.keymap.label('stop')}).", severity="warning")
+        return
+    who = "your message" if message.role == "user" else "this reply"
+
+    async def done(confirmed: bool | None) -> None:
+        if not confirmed:
+            return
+        try:
+            await session.delete_message(conversation, message)
+        except (ValueError, OSError, StoreError) as error:
+            screen.tell(f"Could not delete: {error}", severity="error")
+            return
+        if conversation is screen.conversation:
+            await screen.pane.remove_message(message)
+            generation = session.generation(conversation.id)
+            if screen.status.generation is not None and generation is None:
+                # The reply whose figures the status bar showed is gone.
+                screen.status.show(
+                    model=conversation.model or screen.settings.model,
+                    generation=None,
+                    price=session.price(conversation.model),
+                )
+            screen.update_estimate()
+            screen.refresh_bindings()
+        screen.tell(f"Deleted {who}.", timeout=3)
+
+    question = f"Delete {who}? This cannot be undone."
+    screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
+
+
+def pick_model(screen: ChatScreen) -> None:
+    """Choose the open conversation's model from the server's list."""
+    conversation = screen.conversation
+    session = screen.session
+    client = session.client_for(conversation)
+
+    async def done(model: str | None) -> None:
+        if not model or model == conversation.model:
+            return
+        session.set_model(conversation, model)
+        await after_settings_change(screen, conversation, f"Model: {model}")
+
+    screen.app.push_screen(
+        PickerDialog(
+            "Model for this conversation",
+            current=conversation.model or screen.settings.model,
+            load=client.list_models,
+            placeholder="Type to filter, or any model name",
+        ),
+        done,
+    )
+
+
+def pick_profile(screen: ChatScreen) -> None:
+    """Move the open conversation to another provider profile."""
+    settings = screen.settings
+    profiles = sorted(settings.profiles)
+    if not profiles:
+        config = settings.config_file or paths.default_config_file()
+        screen.tell(
+            f"No provider profiles yet: add [profiles.NAME] tables to {config} "
+            "(the README has examples for seven providers).",
+            timeout=8,
+        )
+        return
+    conversation = screen.conversation
+
+    async def done(profile: str | None) -> None:
+        if profile is None or profile == conversation.profile:
+            return
+        warnings = screen.session.set_profile(conversation, profile)
+        await after_settings_change(
+            screen, conversation, f"Provider: {profile} ({conversation.model})"
+        )
+        for warning in warnings or []:
+            screen.tell(warning, severity="warning", timeout=12)
+
+    screen.app.push_screen(
+        PickerDialog(
+            "Provider profile",
+            current=conversation.profile,
+            choices=profiles,
+            allow_free_text=False,
+        ),
+        done,
+    )
+
+
+def edit_system_prompt(screen: ChatScreen) -> None:
+    """Edit the open conversation's system prompt."""
+    conversation = screen.conversation
+
+    async def done(text: str | None) -> None:
+        if text is None or text == conversation.system_prompt:
+            return
+        conversation.system_prompt = text
+        await after_settings_change(
+            screen, conversation, "System prompt saved" if text else "System prompt cleared"
+        )
+
+    screen.app.push_screen(
+        SystemPromptDialog(conversation.system_prompt, screen.settings.prompts, screen.keymap),
+        done,
+    )
+
+
+async def after_settings_change(screen: ChatScreen, conversation: Conversation, note: str) -> None:
+    """Save a conversation whose settings changed and show the change."""
+    from llmchat_tui.screens.chat import row_of
+
+    session = screen.session
+    try:
+        await session.save(conversation)
+    except (OSError, StoreError) as error:
+        screen.tell(f"Could not save: {error}", severity="error")
+    if conversation.messages:
+        screen.sidebar.upsert(
+            row_of(conversation, session.is_generating(conversation.id)), to_top=False
+        )
+    if conversation is screen.conversation:
+        screen.status.show(
+            model=conversation.model,
+            generation=session.generation(conversation.id),
+            price=session.price(conversation.model),
+        )
+        screen.update_estimate()
+    screen.tell(note, timeout=3)
+
+
+def export(screen: ChatScreen, kind: str) -> None:
+    """Write the open conversation to a Markdown or JSON file and say where."""
+    from llmchat_tui import exporting
+    from llmchat_tui.store import atomic_write_bytes
+
+    conversation = screen.conversation
+    if not conversation.messages:
+        screen.tell("Nothing to export yet.", timeout=3)
+        return
+    text = (
+        exporting.to_json(conversation) if kind == "json" else exporting.to_markdown(conversation)
+    )
+    name = f"{slug(conversation.title)}-{conversation.id[-6:].lower()}.{kind}"
+    settings = screen.settings
+    data_dir = Path(settings.data_dir).expanduser() if settings.data_dir else paths.data_dir()
+    for folder, ours in ((Path.cwd(), False), (data_dir / "exports", True)):
+        try:
+            if ours:
+                paths.ensure_private_dir(folder)
+            path = folder / name
+            atomic_write_bytes(path, text.encode("utf-8"))
+        except OSError:
+            continue
+        screen.tell(f"Exported to {path}", title="Export", timeout=8)
+        return
+    screen.tell("Could not write the export anywhere.", severity="error")
+
+
+def slug(title: str) -> str:
+    """A file-name-safe form of a title."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:40] or "conversation"
