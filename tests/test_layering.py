@@ -22,9 +22,11 @@ CORE = [
     "llm",
     "llm.client",
     "llm.errors",
+    "llm.events",
     "generation",
     "session",
     "sanitize",
+    "tee",
 ]
 
 
