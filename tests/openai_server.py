@@ -137,6 +137,8 @@ class Reply:
         stall_after / stall_seconds: after N content chunks send nothing for
             ``stall_seconds`` (keeping the connection open; aborted early if the client
             disconnects or the server stops), then continue and end normally.
+        resume: a ``threading.Event`` that ends a stall early when set, so a test can
+            hold a stream at a known point and let it go on when it is ready.
         error_event_after / error_event: after N content chunks send
             ``data: {error json}`` and close.
         malformed_after: after N content chunks send ``data: {this is not json`` and close.
@@ -171,6 +173,7 @@ class Reply:
     cut_reset: bool = False
     stall_after: int | None = None
     stall_seconds: float = 3600.0
+    resume: threading.Event | None = field(default=None, repr=False, compare=False)
     error_event_after: int | None = None
     error_event: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_ERROR_EVENT))
     malformed_after: int | None = None
@@ -585,8 +588,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def _wait(self, seconds: float, record: StreamRecord | None) -> bool:
-        """Wait ``seconds``; False if the server is stopping or the client went away.
+    def _wait(
+        self, seconds: float, record: StreamRecord | None, until: threading.Event | None = None
+    ) -> bool:
+        """Wait ``seconds`` (or until ``until`` is set); False if the server is stopping
+        or the client went away.
 
         Waits on the server's stop event in slices, checking the socket between them,
         so neither ``stop()`` nor a disconnecting client is ever held up.
@@ -603,7 +609,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     record.client_disconnected = True
                 return False
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (until is not None and until.is_set()):
                 return True
             stop.wait(min(remaining, _WAIT_SLICE))
 
@@ -733,7 +739,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         def faults(count: int) -> bool:
             """Apply faults due after ``count`` content chunks; True ends the stream."""
             if reply.stall_after == count:
-                if not self._wait(reply.stall_seconds, record):
+                if not self._wait(reply.stall_seconds, record, until=reply.resume):
                     raise _ClientGone if record.client_disconnected else _ServerStopping
             if reply.cut_after == count:
                 record.fault = "cut"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
 
 import httpx2
 import openai
@@ -10,7 +11,8 @@ import pytest
 
 from conftest import wait_until
 from llmchat_tui.config import Settings, config_file_exposes_key
-from llmchat_tui.llm.errors import classify
+from llmchat_tui.llm.errors import classify, retry_after_seconds, word
+from llmchat_tui.llm.events import Facts
 
 URL = "https://api.example.test/v1"
 REQUEST = httpx2.Request("POST", URL + "/chat/completions")
@@ -42,6 +44,40 @@ def test_forbidden_names_the_key_source():
     )
     cause = classify(error, base_url=URL, model="gpt-4o", key_hint="set MY_KEY")
     assert cause.kind == "permission" and "MY_KEY" in cause.hint
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
+    date = "Wed, 21 Oct 2015 07:28:03 GMT"
+    assert retry_after_seconds({"retry-after": date}, now=now) == 3.0
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:27:00 GMT"}, now=now) == 0.0
+    assert retry_after_seconds(httpx2.Headers({"Retry-After": date}), now=now) == 3.0
+    assert retry_after_seconds({"retry-after": "2"}) == 2.0
+    assert retry_after_seconds({"retry-after": "-5"}) == 0.0
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after": "nan"}) is None
+    assert retry_after_seconds({}) is None
+
+
+def test_progress_is_counted_in_chunks_until_tokens_are_known():
+    facts = Facts("connection_lost", base_url=URL, received=1)
+    assert word(facts).text == "connection lost after 1 chunk — regenerate or continue"
+    tokens = Facts("connection_lost", base_url=URL, received=3, tokens=1_234)
+    assert word(tokens).message == "connection lost after 1,234 tokens"
+
+
+def test_every_cause_has_a_short_label():
+    kinds = ["rate_limit", "server", "cut", "html_page", "stalled", "connection_refused"]
+    labels = [word(Facts(kind, base_url=URL)).label for kind in kinds]
+    assert labels == [
+        "rate limited",
+        "server error",
+        "stream cut",
+        "not an API answer",
+        "stalled",
+        "connection refused",
+    ]
 
 
 def test_config_holding_a_key_readable_by_others_is_flagged(tmp_path):

@@ -22,12 +22,14 @@ CORE = [
     "llm",
     "llm.client",
     "llm.errors",
+    "llm.events",
     "generation",
     "session",
     "sanitize",
     "keymap",
     "outbox",
     "screens.composer",
+    "tee",
 ]
 
 

@@ -6,7 +6,9 @@ grows the assistant :class:`~llmchat_tui.models.Message`, keeps its stats
 timer while it streams, retries transient failures before the first token
 (visibly: the state says so, with a deadline for a countdown), and ends it as
 complete, cancelled or error. Per delta it only appends to a list and sets an
-event; widgets and the status bar read it on their own schedule.
+event; widgets and the status bar read it on their own schedule. Failures are
+worded by :mod:`llmchat_tui.llm.errors`, from the facts the client and this
+module gather.
 
 No Textual import.
 """
@@ -17,12 +19,10 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TextIO
 
 from llmchat_tui import tokens
 from llmchat_tui.llm import (
@@ -33,8 +33,10 @@ from llmchat_tui.llm import (
     ReasoningDelta,
     TextDelta,
     UsageReported,
+    errors,
 )
 from llmchat_tui.models import Message, Status, Usage
+from llmchat_tui.tee import Tee
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,20 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         if retry_after is not None:
             return min(max(retry_after, 0.0), max(self.cap, 0.0) * 4)
-        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+#: Speed is shown only when at least this many text deltas arrived ...
+SPEED_MIN_DELTAS = 2
+#: ... at least this many seconds apart (first to last); otherwise it is noise.
+SPEED_MIN_SECONDS = 0.05
 
 
 class Generation:
     """One assistant reply in one conversation.
+
+    Built whole: everything it works with comes in through the constructor.
 
     Args:
         message: the assistant message to grow (already in the conversation).
@@ -82,6 +92,26 @@ class Generation:
             ``checkpoint_interval`` seconds while text arrives, and at the end).
         prompt_estimate: tiktoken estimate of the prompt, until the server
             reports usage.
+        dropped: how many of the oldest history messages were left out of
+            ``request`` to fit the model's context.
+        tee: a :class:`~llmchat_tui.tee.Tee` the reply is copied to as it
+            streams (on the checkpoint timer), closed when the reply ends.
+        on_state: called with the generation after each change of
+            :attr:`state` (the one way to hear about state changes).
+
+    How to follow it (no per-token callbacks):
+        * New text: keep a cursor and call :meth:`text_since` /
+          :meth:`reasoning_since`; to wait for more, ``await``
+          :meth:`wait_for_news` (or the :attr:`changed` event, which is set on
+          every delta, usage report and state change). :attr:`done` is set
+          when the reply has ended. These are the one way to wait for text.
+        * State: :attr:`state`, :attr:`cause`, :attr:`attempt`,
+          :meth:`retry_in` (a countdown while :attr:`state` is RETRYING).
+        * Figures: :attr:`ttft`, :meth:`tokens_per_second`,
+          :meth:`completion_tokens`, :attr:`usage`, :attr:`prompt_estimate`.
+
+    :attr:`parts`, :attr:`reasoning_parts` and :attr:`listeners` are kept for
+    existing readers but are deprecated: use the cursors and ``on_state``.
     """
 
     def __init__(
@@ -97,6 +127,9 @@ class Generation:
         temperature: float | None = None,
         checkpoint_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        dropped: int = 0,
+        tee: Tee | None = None,
+        on_state: Callable[[Generation], None] | None = None,
     ) -> None:
         self.message = message
         self.client = client
@@ -108,10 +141,17 @@ class Generation:
         self.temperature = temperature
         self.checkpoint_interval = checkpoint_interval
         self.clock = clock
+        self.dropped = dropped
+        self.tee = tee
+        self.on_state = on_state
 
+        #: The reply's text deltas, in order (deprecated for readers: use :meth:`text_since`).
         self.parts: list[str] = []
+        #: The reasoning deltas (deprecated for readers: use :meth:`reasoning_since`).
         self.reasoning_parts: list[str] = []
+        #: Set on every delta, usage report and state change; readers may clear it.
         self.changed = asyncio.Event()
+        #: Set once, when the reply has ended (after the final save).
         self.done = asyncio.Event()
         self.state = State.WAITING
         self.cause: Cause | None = None
@@ -123,29 +163,63 @@ class Generation:
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
         self.ended_at: float | None = None
+        #: Deprecated: pass ``on_state`` instead. Called like it, after it.
         self.listeners: list[Callable[[Generation], None]] = []
-        self.dropped = 0  # oldest history messages left out to fit the context
-        self.tee: TextIO | None = None  # a file the reply is copied to as it streams
-        self._teed = 0
 
         self._task: asyncio.Task[None] | None = None
-        self._dirty = False
-        self._counted_parts = 0
+        self._tee_cursor = 0
+        self._counted = (0, 0)  # text and reasoning cursors of the token estimate
         self._counted_tokens = 0
-        self._cancel_requested = False
+        self._settled = False
 
     # -- reading -----------------------------------------------------------
 
     @property
     def active(self) -> bool:
+        """True until the reply has ended (waiting, retrying or streaming)."""
         return self.state.active
 
     def text(self) -> str:
-        """The reply so far."""
+        """The reply so far (O(reply): prefer :meth:`text_since` on a timer)."""
         return "".join(self.parts)
 
     def reasoning(self) -> str:
+        """The reasoning so far (O(reasoning))."""
         return "".join(self.reasoning_parts)
+
+    def text_since(self, cursor: int) -> tuple[str, int]:
+        """The reply text that arrived after ``cursor``, and the cursor to pass next.
+
+        Start from 0; each reader keeps its own cursor. Costs O(new text).
+        """
+        return _since(self.parts, cursor)
+
+    def reasoning_since(self, cursor: int) -> tuple[str, int]:
+        """Like :meth:`text_since`, for the reasoning."""
+        return _since(self.reasoning_parts, cursor)
+
+    async def wait_for_news(
+        self, cursor: int, reasoning_cursor: int | None = None, state: State | None = None
+    ) -> None:
+        """Wait for something new for a reader at ``cursor`` (and ``reasoning_cursor``).
+
+        Returns at once when there is text after ``cursor``, reasoning after
+        ``reasoning_cursor``, the state is not ``state`` (when given) or the
+        reply has ended; else at the next delta, usage report or state
+        change. Safe with several readers waiting at once.
+        """
+        if (
+            self.done.is_set()
+            or len(self.parts) > cursor
+            or (reasoning_cursor is not None and len(self.reasoning_parts) > reasoning_cursor)
+            or (state is not None and self.state is not state)
+        ):
+            return
+        # Clearing here cannot lose a wake-up: nothing runs between the
+        # checks above and the wait below, and a reader already waiting keeps
+        # its own wake-up.
+        self.changed.clear()
+        await self.changed.wait()
 
     @property
     def ttft(self) -> float | None:
@@ -157,33 +231,45 @@ class Generation:
     def completion_tokens(self) -> TokenCount:
         """Completion tokens: the server's figure when reported, else an estimate.
 
-        The estimate is incremental: only text that arrived since the last
-        call is encoded, so calling this on a timer costs O(new text).
+        The estimate counts the answer and the reasoning (as servers do). It
+        is incremental, so calling this on a timer costs O(new text); when
+        the reply ends it is made once more from the whole text, so the saved
+        figure does not depend on when this was called.
         """
         if self.usage is not None and self.usage.completion_tokens is not None:
             return TokenCount(self.usage.completion_tokens, exact=True)
-        encoding = tokens.encoding_for_model(self.model)
-        parts = self.parts
-        new_end = len(parts)
-        if new_end > self._counted_parts:
-            if tokens.is_loaded(encoding.name):
-                fresh = "".join(parts[self._counted_parts : new_end])
-                self._counted_tokens += tokens.count_text(fresh, encoding.name)
-            else:  # encodings still loading: one token per chunk is close
-                self._counted_tokens += new_end - self._counted_parts
-            self._counted_parts = new_end
+        text_at, reasoning_at = self._counted
+        text, text_at = self.text_since(text_at)
+        reasoning, reasoning_at = self.reasoning_since(reasoning_at)
+        if text or reasoning:
+            encoding = tokens.encoding_for_model(self.model).name
+            if tokens.is_loaded(encoding):
+                self._counted_tokens += tokens.count_text(text, encoding)
+                self._counted_tokens += tokens.count_text(reasoning, encoding)
+            else:  # encodings still loading: one token per delta is close
+                before = self._counted
+                self._counted_tokens += text_at - before[0] + reasoning_at - before[1]
+            self._counted = (text_at, reasoning_at)
         return TokenCount(self._counted_tokens, exact=False)
 
     def tokens_per_second(self) -> float | None:
-        """Completion speed from the first token on (TTFT excluded)."""
-        if self.first_token_at is None:
+        """Completion tokens per second, from the first token to the latest one.
+
+        Shown only when measurable: at least ``SPEED_MIN_DELTAS`` (2) text
+        deltas (answer or reasoning) that arrived at least
+        ``SPEED_MIN_SECONDS`` (50 ms) apart, first to last. A reply that
+        arrives in one chunk, or in a burst, has no honest speed: None.
+        Time to first token is not counted, nor a stall after the last token.
+        """
+        first, last = self.first_token_at, self.last_token_at
+        if first is None or last is None:
             return None
-        end = self.clock() if self.active else (self.last_token_at or self.first_token_at)
-        elapsed = end - self.first_token_at
-        count = self.completion_tokens().value
-        if elapsed <= 0 or count <= 1:
+        if len(self.parts) + len(self.reasoning_parts) < SPEED_MIN_DELTAS:
             return None
-        return count / elapsed
+        elapsed = last - first
+        if elapsed < SPEED_MIN_SECONDS:
+            return None
+        return self.completion_tokens().value / elapsed
 
     def retry_in(self) -> float | None:
         """Seconds left before the next retry, while retrying."""
@@ -197,7 +283,6 @@ class Generation:
         """Stop the reply now (closes the HTTP stream). True if it was running."""
         if not self.active:
             return False
-        self._cancel_requested = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
         return True
@@ -216,14 +301,7 @@ class Generation:
             raise
         except Exception as error:
             log.exception("generation failed unexpectedly")
-            self._end(
-                State.ERROR,
-                Cause(
-                    "unexpected",
-                    f"Unexpected error: {type(error).__name__}",
-                    "details are in the log file",
-                ),
-            )
+            self._end(State.ERROR, errors.unexpected(error))
             await self._final_save()
         else:
             await self._final_save()
@@ -246,7 +324,7 @@ class Generation:
                         self._token(self.reasoning_parts, event.text)
                     elif type(event) is UsageReported:
                         self.usage = event
-                        self._mark_changed()
+                        self.changed.set()
                     elif type(event) is Finished:
                         self.finish_reason = event.reason
                     elif type(event) is Failed:
@@ -271,69 +349,24 @@ class Generation:
                 await asyncio.sleep(delay)
                 self.retry_at = None
                 continue
-            if failure.kind == "context_length":
-                failure = self._with_sizes(failure)
-            if (
-                failure.kind in ("cut", "connection_lost", "stalled", "malformed", "stream_error")
-                or not received_nothing
-            ):
-                failure = self._with_progress(failure)
+            self._settle_estimate()
+            failure = errors.reworded(
+                failure,
+                tokens=self.completion_tokens().value,
+                prompt_estimate=self.prompt_estimate,
+            )
             log.warning("reply failed: %s (%s)", failure.message, failure.detail)
             self._end(State.ERROR, failure)
             return
 
-    def _with_sizes(self, cause: Cause) -> Cause:
-        """Add the tokens sent and the model's limit to a context-length error."""
-        limit = re.search(
-            r"(?:maximum context length|context window|context length|context size)"
-            r"\D{0,20}?(\d[\d,]*)",
-            cause.message,
-            re.I,
-        )
-        sizes = []
-        if self.prompt_estimate is not None:
-            sizes.append(f"≈{self.prompt_estimate:,} tokens sent")
-        if limit:
-            sizes.append(f"limit {int(limit.group(1).replace(',', '')):,}")
-        if not sizes:
-            return cause
-        return Cause(
-            cause.kind,
-            f"The conversation is too long for {self.model} ({', '.join(sizes)})",
-            cause.hint,
-            status=cause.status,
-            detail=cause.message + " | " + cause.detail,
-        )
-
-    def _with_progress(self, cause: Cause) -> Cause:
-        count = self.completion_tokens().value
-        reasons = {
-            "cut": "stream cut without a finish reason",
-            "connection_lost": "connection lost",
-            "stalled": f"stalled: no data for {self.client.stall_timeout:g} s",
-            "malformed": "malformed data from the server",
-        }
-        head = reasons.get(cause.kind)
-        if head is None:
-            return cause
-        return Cause(
-            cause.kind,
-            f"{head} after {count} tokens",
-            cause.hint or "regenerate or continue",
-            detail=cause.detail,
-        )
-
     def _token(self, target: list[str], text: str) -> None:
+        """One delta: note the time, append, signal. Nothing more per token."""
         now = self.clock()
         if self.first_token_at is None:
             self.first_token_at = now
             self._set_state(State.STREAMING)
         self.last_token_at = now
         target.append(text)
-        self._mark_changed()
-
-    def _mark_changed(self) -> None:
-        self._dirty = True
         self.changed.set()
 
     def _set_state(self, state: State) -> None:
@@ -341,17 +374,32 @@ class Generation:
             return
         self.state = state
         self.changed.set()
-        for listener in list(self.listeners):
+        for listener in [self.on_state, *self.listeners]:
+            if listener is None:
+                continue
             try:
                 listener(self)
             except Exception:
-                log.exception("generation listener failed")
+                log.exception("generation state callback failed")
+
+    def _settle_estimate(self) -> None:
+        """Count the whole reply once more, so the final estimate is exact tiktoken."""
+        if self._settled or (self.usage is not None and self.usage.completion_tokens is not None):
+            return
+        encoding = tokens.encoding_for_model(self.model).name
+        if not tokens.is_loaded(encoding):
+            return
+        self._settled = True
+        self._counted_tokens = tokens.count_text(self.text(), encoding) + tokens.count_text(
+            self.reasoning(), encoding
+        )
+        self._counted = (len(self.parts), len(self.reasoning_parts))
 
     def _sync_message(self) -> None:
         """Copy the reply and its stats into the message (O(reply))."""
         message = self.message
-        message.content = "".join(self.parts)
-        message.reasoning = "".join(self.reasoning_parts)
+        message.content = self.text()
+        message.reasoning = self.reasoning()
         message.ttft_s = round(self.ttft, 4) if self.ttft is not None else None
         speed = self.tokens_per_second()
         message.tokens_per_s = round(speed, 2) if speed is not None else None
@@ -365,8 +413,7 @@ class Generation:
         if self.ended_at is not None:
             return
         self.ended_at = self.clock()
-        if self.last_token_at is None:
-            self.last_token_at = self.ended_at
+        self._settle_estimate()
         self.cause = cause
         if state is State.COMPLETE:
             self.message.status = Status.COMPLETE
@@ -381,47 +428,47 @@ class Generation:
         self._sync_message()
 
     def _copy_to_tee(self, *, last: bool = False) -> None:
-        """Append what arrived since the last copy to the tee file (on the timer)."""
+        """Append what arrived since the last copy to the tee (on the timer and at the end)."""
         tee = self.tee
         if tee is None:
             return
-        try:
-            end = len(self.parts)
-            if end > self._teed:
-                tee.write("".join(self.parts[self._teed : end]))
-                self._teed = end
-            if last:
-                note = "" if self.state is State.COMPLETE else f"\n\n*(reply {self.state})*"
-                tee.write(note + "\n")
-                tee.close()
-                self.tee = None
-            else:
-                tee.flush()
-        except (OSError, ValueError):
-            log.exception("writing the reply to the tee file failed")
-            self.tee = None
+        text, self._tee_cursor = self.text_since(self._tee_cursor)
+        tee.write(text)
+        if last:
+            tee.close(str(self.state))
 
     async def _final_save(self) -> None:
         self._copy_to_tee(last=True)
-        self._dirty = False
         try:
             await self._save()
         except Exception:
             log.exception("saving the reply failed")
 
+    def _progress_mark(self) -> tuple[int, int, bool]:
+        return len(self.parts), len(self.reasoning_parts), self.usage is not None
+
     async def _checkpoint_loop(self) -> None:
         """Save at most once per interval while text arrives (never per token)."""
+        saved = self._progress_mark()
         while True:
             await asyncio.sleep(self.checkpoint_interval)
             self._copy_to_tee()
-            if self._dirty and self.ended_at is None:
-                self._dirty = False
+            mark = self._progress_mark()
+            if mark != saved and self.ended_at is None:
+                saved = mark
                 self._sync_message()
                 self.message.status = Status.STREAMING
                 try:
                     await self._save()
                 except Exception:
                     log.exception("checkpoint failed")
+
+
+def _since(parts: list[str], cursor: int) -> tuple[str, int]:
+    """The parts after ``cursor`` joined, and the new cursor (O(new text))."""
+    end = len(parts)
+    start = min(max(cursor, 0), end)
+    return ("".join(parts[start:end]) if start < end else ""), end
 
 
 @dataclass(frozen=True)

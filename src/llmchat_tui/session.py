@@ -12,19 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TextIO
 
 from llmchat_tui import budget, tokens
 from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
-from llmchat_tui.models import Conversation, Message, Status, now_iso, title_from_text
-from llmchat_tui.sanitize import clean, clean_line
+from llmchat_tui.models import Conversation, Message, Status, title_from_text
+from llmchat_tui.sanitize import clean
 from llmchat_tui.store import Store, Summary, atomic_write_bytes
+from llmchat_tui.tee import Tee
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +90,7 @@ class ChatSession:
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._ui_state: dict[str, object] | None = None
         self._retired: list[ChatClient] = []
+        #: Called with (conversation id, generation) whenever a reply changes state.
         self.on_generation_state: list[Callable[[str, Generation], None]] = []
 
     # -- conversations -----------------------------------------------------
@@ -402,20 +402,11 @@ class ChatSession:
         if not conversation.messages and self.store.path_for(conversation.id).exists():
             self.store.delete(conversation.id)
 
-    def _open_tee(self, conversation: Conversation, model: str) -> TextIO | None:
-        """The ``tee_file`` to copy this reply to as it streams (appended, 0600)."""
+    def _open_tee(self, conversation: Conversation, model: str) -> Tee | None:
+        """The ``tee_file`` copy of this reply (appended, 0600), if one is set."""
         if not self.settings.tee_file:
             return None
-        path = Path(self.settings.tee_file).expanduser()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            handle = os.fdopen(fd, "a", encoding="utf-8")
-            title = clean_line(conversation.title, 80)
-            handle.write(f"\n## {title} · {clean_line(model, 60)} · {now_iso()[:19]}Z\n\n")
-            return handle
-        except OSError as error:
-            log.warning("cannot open tee file %s: %s", path, error)
-            return None
+        return Tee.open(self.settings.tee_file, title=conversation.title, model=model)
 
     # -- remembered UI state ---------------------------------------------------
 
@@ -462,6 +453,11 @@ class ChatSession:
             conversation.touch()
             await self.save(conversation)
 
+        conversation_id = conversation.id
+
+        def state_changed(generation: Generation) -> None:
+            self._state_changed(conversation_id, generation)
+
         generation = Generation(
             message=reply,
             client=self.client_for(conversation),
@@ -475,15 +471,16 @@ class ChatSession:
                 cap=self.settings.retry_cap,
             ),
             temperature=self.settings.temperature,
-            **({"clock": self.clock} if self.clock is not None else {}),
+            dropped=dropped,
+            tee=self._open_tee(conversation, model),
+            on_state=state_changed,
+            clock=self.clock if self.clock is not None else time.monotonic,
         )
-        generation.dropped = dropped
-        generation.tee = self._open_tee(conversation, model)
-        self.generations[conversation.id] = generation
-        generation.listeners.append(lambda g, cid=conversation.id: self._state_changed(cid, g))
+        self.generations[conversation_id] = generation
         return generation
 
     def _state_changed(self, conversation_id: str, generation: Generation) -> None:
+        """Tell each ``on_generation_state`` callback (the app) that a reply changed state."""
         for callback in list(self.on_generation_state):
             try:
                 callback(conversation_id, generation)

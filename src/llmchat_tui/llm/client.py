@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 import openai
 
-from llmchat_tui.llm.errors import classify
+from llmchat_tui.llm.errors import facts_of, looks_like_html, page_title, word
 from llmchat_tui.llm.events import (
     Cause,
     Event,
+    Facts,
     Failed,
     Finished,
     ReasoningDelta,
@@ -78,7 +79,7 @@ class ChatClient:
         model: str,
         *,
         temperature: float | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Send ``messages`` and yield events until the reply ends.
 
         Always ends with exactly one :class:`Finished` or :class:`Failed`.
@@ -112,18 +113,21 @@ class ChatClient:
         # status; the body is read here as raw server-sent events and parsed
         # with json.loads, which costs a fraction of building a pydantic model
         # per chunk (measured in benchmarks/README.md).
+        http = response.http_response
         finish_reason: str | None = None
-        received = 0
+        received = 0  # text deltas, answer or reasoning
         try:
-            async for data in _sse_data(response.http_response):
+            if looks_like_html(http.headers.get("content-type", "")):
+                raise _HtmlPage(await _read_start(http))
+            async for data in _sse_data(http):
                 if data == "[DONE]":
                     break
                 chunk = json.loads(data)
                 if not isinstance(chunk, dict):
                     continue
-                error = chunk.get("error")
-                if error:
-                    message = error.get("message") if isinstance(error, dict) else error
+                problem = chunk.get("error")
+                if problem:
+                    message = problem.get("message") if isinstance(problem, dict) else problem
                     raise _InStreamError(str(message or "An error occurred during streaming"))
                 usage = chunk.get("usage")
                 if isinstance(usage, dict):
@@ -138,6 +142,7 @@ class ChatClient:
                     if isinstance(delta, dict):
                         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                         if isinstance(reasoning, str) and reasoning:
+                            received += 1
                             yield ReasoningDelta(clean(reasoning))
                         content = delta.get("content")
                         if isinstance(content, str) and content:
@@ -151,95 +156,115 @@ class ChatClient:
         finally:
             await response_cm.__aexit__(None, None, None)
         if finish_reason is None:
-            yield Failed(
-                Cause(
-                    "cut",
-                    f"The stream ended without a finish reason after {received} chunks",
-                    "the connection was probably cut; regenerate or continue",
-                )
-            )
+            yield Failed(await self._describe(None, model, received=received))
         else:
             yield Finished(clean_line(finish_reason, 40))
 
-    async def _describe(self, error: BaseException, model: str, *, received: int = 0) -> Cause:
-        """A :class:`Cause` for ``error``, with the server's models for a 404,
-        and never the API key."""
-        cause = self._cause(error, model, received=received)
-        if cause.kind == "not_found":
+    async def _describe(
+        self, error: BaseException | None, model: str, *, received: int | None = None
+    ) -> Cause:
+        """The worded :class:`Cause` of ``error`` (None: the stream ended without a
+        finish reason), with the server's models for a 404, and never the API key.
+
+        ``received`` is how many text deltas had arrived (None: the request
+        failed before the body was read).
+        """
+        facts = self._facts(error, model, received)
+        if facts.kind == "not_found":
             try:
                 models = await asyncio.wait_for(self.list_models(), 5)
             except Exception:
                 models = []
-            if models:
-                shown = ", ".join(models[:8])
-                more = f" and {len(models) - 8} more" if len(models) > 8 else ""
-                cause = replace(cause, hint=f"this server has: {shown}{more} (use --model)")
-        return replace(
-            cause,
-            message=redact(cause.message, self._secret),
-            hint=redact(cause.hint, self._secret),
-            detail=redact(cause.detail, self._secret),
+            facts = replace(facts, models=tuple(models))
+        secret = self._secret
+        facts = replace(
+            facts,
+            base_url=redact(facts.base_url, secret),
+            model=redact(facts.model, secret),
+            server_text=redact(facts.server_text, secret),
+            models=tuple(redact(name, secret) for name in facts.models),
+            detail=redact(facts.detail, secret),
         )
+        return word(facts)
 
-    def _cause(self, error: BaseException, model: str, *, received: int = 0) -> Cause:
+    def _facts(self, error: BaseException | None, model: str, received: int | None) -> Facts:
+        here = Facts(
+            "cut",
+            base_url=self.base_url,
+            model=model,
+            key_hint=self.key_hint,
+            received=received,
+            stall_timeout=self.stall_timeout,
+        )
+        if error is None:
+            return here
         if isinstance(error, _InStreamError):
-            return Cause(
-                "stream_error",
-                f"The server reported an error mid-reply: {clean_line(str(error), 300)}",
-                "",
+            return replace(
+                here,
+                kind="stream_error",
+                server_text=clean_line(str(error), 300),
                 detail=repr(error),
             )
-        if isinstance(error, _httpx.TimeoutException):
-            error = openai.APITimeoutError(request=error.request if _has_request(error) else None)
-        elif isinstance(error, _httpx.TransportError):
-            wrapped = openai.APIConnectionError(
-                request=error.request if _has_request(error) else None  # type: ignore[arg-type]
-            )
-            wrapped.__cause__ = error
-            error = wrapped
-        if isinstance(error, openai.APITimeoutError) and received:
-            return Cause(
-                "stalled",
-                f"No data for {self.stall_timeout:g} s: stopped as stalled after {received} chunks",
-                "regenerate or continue",
-                detail=repr(error),
-            )
-        if isinstance(error, openai.APIConnectionError) and received:
-            return Cause(
-                "connection_lost",
-                f"Connection lost after {received} chunks",
-                "regenerate or continue",
-                detail=repr(error),
-            )
-        if isinstance(error, json.JSONDecodeError):
-            return Cause(
-                "malformed",
-                f"The server sent malformed data after {received} chunks",
-                "regenerate or continue",
-                detail=repr(error),
-            )
-        return classify(error, base_url=self.base_url, model=model, key_hint=self.key_hint)
+        if isinstance(error, _HtmlPage):
+            return replace(here, kind="html_page", server_text=page_title(str(error)))
+        return facts_of(
+            error,
+            base_url=self.base_url,
+            model=model,
+            key_hint=self.key_hint,
+            received=received,
+            stall_timeout=self.stall_timeout,
+        )
 
 
 class _InStreamError(Exception):
     """An error object sent inside a stream that began with HTTP 200."""
 
 
-def _has_request(error: Exception) -> bool:
-    try:
-        return error.request is not None  # type: ignore[attr-defined]
-    except RuntimeError:  # httpx raises when no request is attached
-        return False
+class _HtmlPage(Exception):
+    """A web page (its start) where server-sent events were expected."""
+
+
+#: How much of an HTML page is read to find its title.
+_PAGE_START = 64 * 1024
 
 
 def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+async def _read_start(response: _httpx.Response, limit: int = _PAGE_START) -> str:
+    """The first ``limit`` characters or so of a body (to find an HTML page's title)."""
+    pieces: list[str] = []
+    size = 0
+    async for text in response.aiter_text():
+        pieces.append(text)
+        size += len(text)
+        if size >= limit:
+            break
+    return "".join(pieces)[:limit]
+
+
 async def _sse_data(response: _httpx.Response) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event (multi-line data joined by newlines)."""
+    """The ``data`` of each server-sent event (multi-line data joined by newlines).
+
+    Raises :class:`_HtmlPage` when the body starts like a web page.
+    """
     lines: list[str] = []
-    async for line in response.aiter_lines():
+    first = True
+    body = response.aiter_lines()
+    async for line in body:
+        if first and line.strip():
+            first = False
+            if looks_like_html("", line):
+                rest = [line]
+                size = len(line)
+                async for more in body:
+                    rest.append(more)
+                    size += len(more)
+                    if size >= _PAGE_START:
+                        break
+                raise _HtmlPage("\n".join(rest))
         if not line:
             if lines:
                 yield "\n".join(lines)

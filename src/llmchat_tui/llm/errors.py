@@ -1,34 +1,122 @@
-"""Turn SDK exceptions into a :class:`Cause` the user can act on. No Textual import."""
+"""Every failure the user reads, worded in one place. No Textual import.
+
+The client and the generation gather :class:`~llmchat_tui.llm.events.Facts`
+(what kind of failure, the HTTP status, the server's own text, how much of
+the reply had arrived, the stall timeout, the prompt's size and the model's
+limit); :func:`word` turns facts into a :class:`~llmchat_tui.llm.events.Cause`.
+:func:`facts_of` reads the facts of an exception raised by the ``openai`` SDK
+or its HTTP library, and :func:`classify` does both.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import ssl
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import openai
 
-from llmchat_tui.llm.events import Cause
+from llmchat_tui.llm.events import Cause, Facts
 from llmchat_tui.sanitize import clean_line
+
+try:  # openai 3.x ships its own fork of httpx
+    import httpx2 as _httpx
+except ImportError:  # pragma: no cover - openai 1.x/2.x
+    import httpx as _httpx  # type: ignore[no-redef]
 
 RETRYABLE_STATUS = {408, 409, 429}
 
+#: Failures worth retrying before the first token (``proxy`` only for some statuses).
+RETRYABLE_KINDS = {"rate_limit", "server", "timeout", "dns", "connection_refused", "connection"}
 
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds only)."""
+#: A few words per kind for a status line.
+LABELS = {
+    "auth": "key rejected",
+    "permission": "access denied",
+    "not_found": "model not found",
+    "rate_limit": "rate limited",
+    "context_length": "conversation too long",
+    "server": "server error",
+    "bad_request": "request refused",
+    "proxy": "not an API answer",
+    "html_page": "not an API answer",
+    "timeout": "no answer",
+    "tls": "TLS problem",
+    "dns": "unknown host",
+    "connection_refused": "connection refused",
+    "connection": "no connection",
+    "stream_error": "server error",
+    "malformed": "malformed data",
+    "cut": "stream cut",
+    "connection_lost": "connection lost",
+    "stalled": "stalled",
+    "unexpected": "unexpected error",
+}
+
+_CONTEXT_ERROR = re.compile(r"context|maximum.*tokens|too long|too many tokens", re.I)
+_CONTEXT_LIMIT = re.compile(
+    r"(?:maximum context length|context window|context length|context size)\D{0,20}?(\d[\d,]*)",
+    re.I,
+)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+# -- reading facts ---------------------------------------------------------------
+
+
+def retry_after_seconds(headers: Any, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (RFC 9110).
+
+    ``Retry-After`` may be a number of seconds or an HTTP date; a date gives
+    the seconds from ``now`` (the current UTC time) until it, never below 0.
+    None when the headers say nothing usable.
+    """
     if headers is None:
         return None
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
             return max(float(ms) / 1000.0, 0.0)
-        value = headers.get("retry-after")
-        if value is not None:
-            return max(float(value), 0.0)
-    except (TypeError, ValueError):
+        except (TypeError, ValueError):
+            pass
+    value = headers.get("retry-after")
+    if value is None:
         return None
-    return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(str(value))
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" and obsolete forms: RFC 9110 says GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def looks_like_html(content_type: str, start: str = "") -> bool:
+    """True for a ``text/html`` content type or a body that starts like a web page."""
+    if "html" in content_type.lower():
+        return True
+    return start.lstrip().lower().startswith(("<!doctype", "<html"))
+
+
+def page_title(text: str) -> str:
+    """The ``<title>`` of an HTML page, one sanitized line ("" if it has none)."""
+    found = _TITLE.search(text)
+    return clean_line(found.group(1), 120) if found else ""
+
+
+def context_limit(server_text: str) -> int | None:
+    """The model's context length as a server's error text states it, if it does."""
+    found = _CONTEXT_LIMIT.search(server_text)
+    return int(found.group(1).replace(",", "")) if found else None
 
 
 def _server_message(error: openai.APIStatusError) -> tuple[str, bool]:
@@ -46,9 +134,8 @@ def _server_message(error: openai.APIStatusError) -> tuple[str, bool]:
     except Exception:  # the body may be unreadable; the status still tells a lot
         text = ""
     content_type = error.response.headers.get("content-type", "") if error.response else ""
-    if "html" in content_type or text.lstrip().lower().startswith(("<!doctype", "<html")):
-        title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
-        return clean_line(title.group(1) if title else "", 120), False
+    if looks_like_html(content_type, text):
+        return page_title(text), False
     try:
         json.loads(text)
         return clean_line(text, 300), True
@@ -56,156 +143,262 @@ def _server_message(error: openai.APIStatusError) -> tuple[str, bool]:
         return clean_line(text, 160), False
 
 
-def classify(error: BaseException, *, base_url: str, model: str, key_hint: str) -> Cause:
-    """Describe ``error`` (raised by the SDK while talking to ``base_url``)."""
-    detail = f"{type(error).__name__}: {error}"
+def _has_request(error: Exception) -> bool:
+    try:
+        return error.request is not None  # type: ignore[attr-defined]
+    except RuntimeError:  # httpx raises when no request is attached
+        return False
+
+
+def _as_sdk_error(error: BaseException) -> BaseException:
+    """An HTTP-library error raised while reading a body, as the SDK would raise it."""
+    if isinstance(error, _httpx.TimeoutException):
+        return openai.APITimeoutError(
+            request=error.request if _has_request(error) else None  # type: ignore[arg-type]
+        )
+    if isinstance(error, _httpx.TransportError):
+        wrapped = openai.APIConnectionError(
+            request=error.request if _has_request(error) else None  # type: ignore[arg-type]
+        )
+        wrapped.__cause__ = error
+        return wrapped
+    return error
+
+
+def _connection_kind(error: openai.APIConnectionError) -> str:
+    root = error.__cause__ or error.__context__
+    chain: list[BaseException] = []
+    while root is not None and len(chain) < 6:
+        chain.append(root)
+        root = root.__cause__ or root.__context__
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in text or "ssl" in text:
+        return "tls"
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or "temporary failure in name resolution" in text
+        or "getaddrinfo" in text
+    ):
+        return "dns"
+    if "refused" in text:
+        return "connection_refused"
+    return "connection"
+
+
+def _status_kind(status: int, server_text: str, is_json: bool) -> str:
+    if not is_json:
+        return "proxy"
+    if status in (401, 403, 404, 429):
+        return {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit"}[status]
+    if status == 400 and _CONTEXT_ERROR.search(server_text):
+        return "context_length"
+    if status >= 500 or status in RETRYABLE_STATUS:
+        return "server"
+    return "bad_request"
+
+
+def facts_of(
+    error: BaseException,
+    *,
+    base_url: str,
+    model: str,
+    key_hint: str = "",
+    received: int | None = None,
+    stall_timeout: float | None = None,
+) -> Facts:
+    """The facts of ``error``, raised by the SDK (or its HTTP library) talking to ``base_url``.
+
+    ``received`` is the number of text deltas that had arrived when a stream
+    failed (None: the request failed before its body was read). A timeout or
+    a lost connection after some text is a stall or a lost connection, not a
+    failure to connect.
+    """
+    facts = Facts(
+        kind="unexpected",
+        base_url=base_url,
+        model=model,
+        key_hint=key_hint,
+        received=received,
+        stall_timeout=stall_timeout,
+        detail=f"{type(error).__name__}: {error}",
+    )
+    error = _as_sdk_error(error)
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         server_text, is_json = _server_message(error)
-        said = f": {server_text}" if server_text else ""
-        if not is_json:
-            return Cause(
-                "proxy",
-                f"HTTP {status} from {base_url} with a non-JSON page{said}",
-                "a proxy or the wrong base URL? Check base_url (it usually ends in /v1)",
-                retryable=status >= 500 or status in RETRYABLE_STATUS,
-                retry_after=_retry_after(error.response.headers),
-                status=status,
-                detail=detail,
-            )
-        if status == 401:
-            return Cause(
-                "auth",
-                f"The server rejected the API key (401){said}",
-                key_hint,
-                status=status,
-                detail=detail,
-            )
-        if status == 403:
-            return Cause(
-                "permission",
-                f"Access denied (403){said}",
-                f"check the key's permissions for {model}; {key_hint}",
-                status=status,
-                detail=detail,
-            )
-        if status == 404:
-            return Cause(
-                "not_found",
-                f"Model {model!r} not found at {base_url} (404){said}",
-                "pick another model (--model or the model setting)",
-                status=status,
-                detail=detail,
-            )
-        if status == 429:
-            return Cause(
-                "rate_limit",
-                f"Rate limited (429){said}",
-                "wait a moment and retry",
-                retryable=True,
-                retry_after=_retry_after(error.response.headers),
-                status=status,
-                detail=detail,
-            )
-        if status == 400 and re.search(
-            r"context|maximum.*tokens|too long|too many tokens", server_text, re.I
-        ):
-            return Cause(
-                "context_length",
-                f"The conversation is too long for {model}{said}",
-                "start a new conversation or delete old messages",
-                status=status,
-                detail=detail,
-            )
-        if status >= 500 or status in RETRYABLE_STATUS:
-            return Cause(
-                "server",
-                f"Server error {status}{said}",
-                "retrying may help",
-                retryable=True,
-                retry_after=_retry_after(error.response.headers),
-                status=status,
-                detail=detail,
-            )
-        return Cause(
-            "bad_request",
-            f"The server refused the request ({status}){said}",
-            "",
+        kind = _status_kind(status, server_text, is_json)
+        return replace(
+            facts,
+            kind=kind,
             status=status,
-            detail=detail,
+            server_text=server_text,
+            retry_after=retry_after_seconds(error.response.headers),
+            limit=context_limit(server_text) if kind == "context_length" else None,
         )
     if isinstance(error, openai.APITimeoutError):
-        return Cause(
-            "timeout",
-            f"No answer from {base_url} in time",
-            "is the server busy or loading a model? retrying may help",
-            retryable=True,
-            detail=detail,
-        )
+        return replace(facts, kind="stalled" if received else "timeout")
     if isinstance(error, openai.APIConnectionError):
-        root = error.__cause__ or error.__context__
-        chain = []
-        while root is not None and len(chain) < 6:
-            chain.append(root)
-            root = root.__cause__ or root.__context__
-        text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
-        if (
-            any(isinstance(e, ssl.SSLError) for e in chain)
-            or "certificate" in text
-            or "ssl" in text
-        ):
-            return Cause(
-                "tls",
-                f"TLS/certificate problem talking to {base_url}",
-                "check the URL's scheme (http vs https) or set SSL_CERT_FILE",
-                detail=detail,
-            )
-        if (
-            "name or service not known" in text
-            or "nodename nor servname" in text
-            or "temporary failure in name resolution" in text
-            or "getaddrinfo" in text
-        ):
-            return Cause(
-                "dns",
-                f"Cannot resolve the host of {base_url}",
-                "check base_url and your network",
-                retryable=True,
-                detail=detail,
-            )
-        if "refused" in text:
-            return Cause(
-                "connection_refused",
-                f"Connection refused by {base_url}",
-                "is the server running? check base_url",
-                retryable=True,
-                detail=detail,
-            )
-        return Cause(
-            "connection",
-            f"Could not talk to {base_url}",
-            "check the network and base_url; retrying may help",
-            retryable=True,
-            detail=detail,
+        return replace(facts, kind="connection_lost" if received else _connection_kind(error))
+    if isinstance(error, openai.APIError):  # an error object inside a 200 stream
+        return replace(facts, kind="stream_error", server_text=clean_line(str(error.message), 300))
+    if isinstance(error, ValueError):  # json.JSONDecodeError included
+        return replace(facts, kind="malformed")
+    return replace(facts, server_text=type(error).__name__)
+
+
+def classify(error: BaseException, *, base_url: str, model: str, key_hint: str) -> Cause:
+    """Describe ``error`` (raised by the SDK while talking to ``base_url``)."""
+    return word(facts_of(error, base_url=base_url, model=model, key_hint=key_hint))
+
+
+def unexpected(error: BaseException) -> Cause:
+    """A bug of ours, worded without a traceback."""
+    return word(
+        Facts(
+            "unexpected",
+            server_text=type(error).__name__,
+            detail=f"{type(error).__name__}: {error}",
         )
-    if isinstance(error, openai.APIError):
-        # An error object inside a 200 stream.
-        return Cause(
-            "stream_error",
-            f"The server reported an error mid-reply: {clean_line(str(error.message), 300)}",
-            "",
-            detail=detail,
-        )
-    if isinstance(error, (json.JSONDecodeError, ValueError)):
-        return Cause(
-            "malformed",
-            f"The server sent data that is not valid JSON ({base_url})",
+    )
+
+
+def reworded(
+    cause: Cause, *, tokens: int | None = None, prompt_estimate: int | None = None
+) -> Cause:
+    """``cause`` worded again with what the generation knows: the tokens
+    received and the size of the prompt. A cause made by hand (without
+    facts) is returned unchanged."""
+    if cause.facts is None:
+        return cause
+    return word(replace(cause.facts, tokens=tokens, prompt_estimate=prompt_estimate))
+
+
+# -- wording ---------------------------------------------------------------------
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}" if n == 1 else f"{n:,} {unit}s"
+
+
+def _progress(facts: Facts) -> str:
+    """How much had arrived: tokens when known, else chunks."""
+    if facts.tokens is not None:
+        return _count(facts.tokens, "token")
+    return _count(facts.received or 0, "chunk")
+
+
+def _wait_hint(retry_after: float | None) -> str:
+    if retry_after:
+        return f"the server asks to wait {math.ceil(retry_after):,} s before retrying"
+    return "wait a moment and retry"
+
+
+def _sizes(facts: Facts) -> str:
+    sizes = []
+    if facts.prompt_estimate is not None:
+        sizes.append(f"≈{facts.prompt_estimate:,} tokens sent")
+    if facts.limit is not None:
+        sizes.append(f"limit {facts.limit:,}")
+    return f" ({', '.join(sizes)})" if sizes else ""
+
+
+def _words(facts: Facts) -> tuple[str, str]:
+    """The message and the hint for ``facts``."""
+    kind, url, model = facts.kind, facts.base_url, facts.model
+    said = f": {facts.server_text}" if facts.server_text else ""
+    again = "regenerate or continue"
+    in_stream = facts.received is not None
+    if kind == "cut":
+        return f"stream cut without a finish reason after {_progress(facts)}", again
+    if kind == "connection_lost":
+        return f"connection lost after {_progress(facts)}", again
+    if kind == "stalled":
+        quiet = f"{facts.stall_timeout:g} s" if facts.stall_timeout is not None else "too long"
+        return f"stalled: no data for {quiet} after {_progress(facts)}", again
+    if kind == "malformed":
+        if in_stream:
+            return f"malformed data from the server after {_progress(facts)}", again
+        return (
+            f"The server sent data that is not valid JSON ({url})",
             "is base_url an OpenAI-compatible endpoint?",
-            detail=detail,
         )
+    if kind == "stream_error":
+        if in_stream:
+            return f"The server reported an error after {_progress(facts)}{said}", again
+        return f"The server reported an error mid-reply{said}", ""
+    if kind == "html_page":
+        return (
+            f"{url} sent an HTML page, not an API response (a proxy or captive portal?){said}",
+            "sign in to the network in a browser, or check base_url (it usually ends in /v1)",
+        )
+    if kind == "proxy":
+        return (
+            f"HTTP {facts.status} from {url} with a non-JSON page{said}",
+            "a proxy or the wrong base URL? Check base_url (it usually ends in /v1)",
+        )
+    if kind == "auth":
+        return f"The server rejected the API key (401){said}", facts.key_hint
+    if kind == "permission":
+        check = f"check the key's permissions for {model}"
+        hint = f"{check}; {facts.key_hint}" if facts.key_hint else check
+        return f"Access denied (403){said}", hint
+    if kind == "not_found":
+        hint = "pick another model (--model or the model setting)"
+        if facts.models:
+            shown = ", ".join(facts.models[:8])
+            more = f" and {len(facts.models) - 8} more" if len(facts.models) > 8 else ""
+            hint = f"this server has: {shown}{more} (use --model)"
+        return f"Model {model!r} not found at {url} (404){said}", hint
+    if kind == "rate_limit":
+        return f"Rate limited (429){said}", _wait_hint(facts.retry_after)
+    if kind == "context_length":
+        sizes = _sizes(facts)
+        return (
+            f"The conversation is too long for {model}{sizes or said}",
+            "start a new conversation or delete old messages",
+        )
+    if kind == "server":
+        hint = "retrying may help" if not facts.retry_after else _wait_hint(facts.retry_after)
+        return f"Server error {facts.status}{said}", hint
+    if kind == "bad_request":
+        return f"The server refused the request ({facts.status}){said}", ""
+    if kind == "timeout":
+        return (
+            f"No answer from {url} in time",
+            "is the server busy or loading a model? retrying may help",
+        )
+    if kind == "tls":
+        return (
+            f"TLS/certificate problem talking to {url}",
+            "check the URL's scheme (http vs https) or set SSL_CERT_FILE",
+        )
+    if kind == "dns":
+        return f"Cannot resolve the host of {url}", "check base_url and your network"
+    if kind == "connection_refused":
+        return f"Connection refused by {url}", "is the server running? check base_url"
+    if kind == "connection":
+        return f"Could not talk to {url}", "check the network and base_url; retrying may help"
+    return f"Unexpected error: {facts.server_text or 'unknown'}", "details are in the log file"
+
+
+def word(facts: Facts) -> Cause:
+    """The :class:`Cause` the user reads for ``facts``: the one place failures are worded."""
+    message, hint = _words(facts)
+    status = facts.status
+    retryable = facts.kind in RETRYABLE_KINDS or (
+        facts.kind == "proxy"
+        and status is not None
+        and (status >= 500 or status in RETRYABLE_STATUS)
+    )
     return Cause(
-        "unexpected",
-        f"Unexpected error: {type(error).__name__}",
-        "details are in the log file",
-        detail=detail,
+        facts.kind,
+        message,
+        hint,
+        retryable=retryable,
+        retry_after=facts.retry_after,
+        status=status,
+        detail=facts.detail,
+        label=LABELS.get(facts.kind, facts.kind.replace("_", " ")),
+        facts=facts,
     )

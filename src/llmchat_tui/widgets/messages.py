@@ -57,7 +57,8 @@ def message_footer(message: Message, price: Price | None = None) -> Content:
         stats.append(f"{message.tokens_per_s:,.1f} tok/s")
     if message.usage is not None and message.usage.completion_tokens is not None:
         mark = "" if message.usage.source == "server" else "≈"
-        stats.append(f"{mark}{message.usage.completion_tokens:,} tokens")
+        count = message.usage.completion_tokens
+        stats.append(f"{mark}{count:,} token{'' if count == 1 else 's'}")
         spent = cost(message.usage.prompt_tokens, message.usage.completion_tokens, price)
         if spent is not None:
             stats.append(f"{mark}{format_cost(spent)}")
@@ -152,36 +153,34 @@ class AssistantMessageView(Vertical):
         reasoning = self.query_one(".reasoning", Collapsible)
         reasoning_text = self.query_one(".reasoning-text", Static)
         footer = self.query_one(".footer", Static)
-        shown_reasoning = 0
+        text_at = reasoning_at = 0
+        thought = ""
         try:
             while True:
-                generation.changed.clear()
-                parts = generation.parts
-                end = len(parts)
-                if end > self.shown_parts:
-                    fresh = "".join(parts[self.shown_parts : end])
-                    self.shown_parts = end
+                fresh, text_at = generation.text_since(text_at)
+                self.shown_parts = text_at
+                if fresh:
                     body.append(fresh)
                     await body.render_pending()
-                if len(generation.reasoning_parts) > shown_reasoning:
-                    shown_reasoning = len(generation.reasoning_parts)
-                    text = generation.reasoning()
-                    reasoning.title = f"Reasoning ({len(text):,} characters)"
+                more, reasoning_at = generation.reasoning_since(reasoning_at)
+                if more:
+                    thought += more
+                    reasoning.title = f"Reasoning ({len(thought):,} characters)"
                     reasoning.add_class("shown")
                     if not reasoning.collapsed:
-                        reasoning_text.update(Content.styled(text, "italic $text-muted"))
-                if generation.done.is_set() and self.shown_parts >= len(generation.parts):
+                        reasoning_text.update(Content.styled(thought, "italic $text-muted"))
+                if generation.done.is_set() and not fresh and not more:
                     break
                 if generation.state is State.RETRYING:
                     footer.update(Content.styled("waiting to retry…", "$warning"))
-                await generation.changed.wait()
+                await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
                 # Let a burst of deltas pile up: one append per frame, not per token.
                 await asyncio.sleep(1 / 60)
         finally:
             if body.is_attached:
                 await body.finish()
         footer.update(message_footer(self.message, self._price()))
-        reasoning_text.update(Content.styled(generation.reasoning(), "italic $text-muted"))
+        reasoning_text.update(Content.styled(self.message.reasoning, "italic $text-muted"))
 
     def _price(self) -> Price | None:
         lookup = self.price_lookup

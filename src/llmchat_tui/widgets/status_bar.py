@@ -123,11 +123,7 @@ class StatusBar(Static):
         label = state
         if generation is not None and generation.state is State.RETRYING:
             cause = generation.cause
-            reason = (
-                "rate limited"
-                if cause and cause.kind == "rate_limit"
-                else (cause.kind.replace("_", " ") if cause else "retrying")
-            )
+            reason = cause.label if cause is not None and cause.label else "retrying"
             left = generation.retry_in() or 0
             label = (
                 f"{reason} · retry {generation.attempt}/{generation.retry.attempts} in {left:.0f} s"
