@@ -7,7 +7,6 @@ No Textual import here.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import stat
@@ -179,6 +178,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: bytes, path: Path) -> dict[str, Any]:
+    """Check the bytes of a config file (named ``path`` in messages), as the app does at start."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -332,28 +336,13 @@ def for_profile(settings: Settings, name: str) -> Settings:
 def remember_server(path: Path, base_url: str, model: str) -> None:
     """Save a server picked at first run into the config file at ``path``.
 
-    Creates the file (0600, folder 0700) or appends to one that sets neither
-    ``base_url`` nor ``model``; refuses to rewrite settings the user wrote.
+    See :func:`llmchat_tui.config_file.remember_server`: the keys go to the
+    top level, the rest of the file is kept byte for byte, the write is atomic
+    and checked; raises :class:`ConfigError` (old file untouched) otherwise.
     """
-    lines = [
-        "# Saved by llmchat-tui when you picked a local server at first run.",
-        f"base_url = {json.dumps(base_url)}",
-        f"model = {json.dumps(model)}",
-        "",
-    ]
-    if path.exists():
-        current = read_config_file(path)
-        if "base_url" in current or "model" in current:
-            raise ConfigError(f"{path} already sets base_url or model; edit it by hand")
-        existing = path.read_text("utf-8")
-        text = existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n"
-        text += "\n".join(lines)
-    else:
-        text = "\n".join(lines)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    from llmchat_tui.config_file import remember_server as save
+
+    save(path, base_url, model)
 
 
 def config_file_exposes_key(path: Path) -> bool:
