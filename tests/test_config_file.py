@@ -195,6 +195,16 @@ def test_a_default_profile_that_sets_the_server_is_not_shadowed(tmp_path):
     assert path.read_text() == old
 
 
+def test_a_top_level_key_is_not_re_paired_with_the_saved_server(tmp_path):
+    # api_key_env at the top level belongs to the top-level base_url (OpenAI
+    # while none is set): saving base_url would send that key to the server.
+    old = 'api_key_env = "MY_OPENAI_KEY"\n'
+    path = write(tmp_path / "config.toml", old)
+    with pytest.raises(ConfigError, match="api_key_env at the top level"):
+        remember_server(path, URL, MODEL)
+    assert path.read_text() == old
+
+
 def test_a_broken_file_is_left_alone(tmp_path):
     old = "model = = 1\n"
     path = write(tmp_path / "config.toml", old)

@@ -32,9 +32,11 @@ def remember_server(path: Path, base_url: str, model: str) -> None:
     """Save ``base_url`` and ``model`` as top-level settings of the config file ``path``.
 
     Creates the file (0600; missing folders 0700) or adds the two keys to it.
-    Refuses, leaving the file as it is, when the file already sets either key
-    or when its default profile sets them (the saved values would not be
-    used). A symlinked file stays a symlink: its target is rewritten.
+    Refuses, leaving the file as it is, when the file already sets either key,
+    when its default profile sets them (the saved values would not be used),
+    or when it holds a top-level key setting (that key would start going to
+    the saved server). A symlinked file stays a symlink: its target is
+    rewritten.
     """
     target = path.resolve() if path.is_symlink() else path
     exists = target.exists()
@@ -140,6 +142,14 @@ def _refuse_to_shadow(path: Path, current: dict[str, Any], base_url: str, model:
         raise ConfigError(
             f"not saved: {path} already sets {' and '.join(written)} (written by hand); "
             f"edit it there to use {base_url} with model {model}"
+        )
+    keys = [key for key in ("api_key", "api_key_env", "api_key_command") if key in current]
+    if keys:
+        # A top-level key belongs to the top-level base_url: saving one would
+        # start sending that key to the picked server.
+        raise ConfigError(
+            f"not saved: {path} sets {' and '.join(keys)} at the top level, which would then "
+            f"go to {base_url}; add a [profiles.NAME] table for the server instead"
         )
     profile = current.get("profile", "")
     table = current.get("profiles", {}).get(profile, {}) if profile else {}
