@@ -89,7 +89,13 @@ def config_reference() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"keys": key_table, "config": config_reference}
+def precedence_table() -> str:
+    from llmchat_tui.config_target import precedence_markdown
+
+    return precedence_markdown()
+
+
+BLOCKS = {"keys": key_table, "config": config_reference, "precedence": precedence_table}
 
 
 def render_readme(text: str) -> str:
