@@ -43,7 +43,18 @@ def config_reference() -> str:
     return "\n".join(lines)
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"keys": key_table, "config": config_reference}
+def precedence_table() -> str:
+    """Where a request goes and which key it carries, highest first."""
+    from llmchat_tui.config_target import precedence_markdown
+
+    return precedence_markdown()
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "keys": key_table,
+    "config": config_reference,
+    "precedence": precedence_table,
+}
 
 
 def render_readme(text: str) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "llmchat_tui"
 CORE = [
     "config",
+    "config_file",
+    "config_target",
     "paths",
     "budget",
     "blocks",

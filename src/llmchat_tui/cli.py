@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from llmchat_tui import __version__, paths
 
 if TYPE_CHECKING:
     from llmchat_tui.config import Settings
+    from llmchat_tui.config_target import Target
+    from llmchat_tui.llm import ChatClient
     from llmchat_tui.store import Store
 
 EPILOG = """\
@@ -55,10 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--base-url",
         help="API base URL, e.g. http://localhost:11434/v1 "
-        "(env OPENAI_BASE_URL; default https://api.openai.com/v1)",
+        "(env OPENAI_BASE_URL unless --profile is given; default https://api.openai.com/v1); "
+        "a key is sent only to the URL it belongs to (see the README)",
     )
     parser.add_argument(
-        "--config", type=Path, help=f"config file (default {paths.default_config_file()})"
+        "--config",
+        type=Path,
+        help=f"config file (env LLMCHAT_CONFIG; default {paths.default_config_file()})",
     )
     parser.add_argument(
         "--data-dir",
@@ -131,6 +137,41 @@ def setup_logging(secret: str = "") -> Path | None:
     return paths.log_file()
 
 
+def make_client(settings: Settings) -> ChatClient:
+    """The client for ``settings``' target: its base URL and only the key paired with it.
+
+    The one factory for the start-up client and every profile the app moves
+    a conversation to (``ChatSession(client_factory=make_client)``). A failing
+    ``api_key_command`` leaves the client without a key and its 401 hint says
+    why (the command's output is never shown).
+    """
+    from llmchat_tui.config import ConfigError
+    from llmchat_tui.config_target import resolve_target
+
+    try:
+        target = resolve_target(settings)
+    except ConfigError as error:
+        logging.getLogger("llmchat_tui").warning("profile key: %s", error)
+        target = replace(resolve_target(settings, run_command=False), key_hint=str(error))
+    return client_for_target(target, settings)
+
+
+def client_for_target(target: Target, settings: Settings) -> ChatClient:
+    """A client for a resolved target (its key is added to the log's redaction)."""
+    from llmchat_tui.llm import ChatClient
+
+    if target.api_key:
+        REDACT.secrets.add(target.api_key)
+    return ChatClient(
+        base_url=target.base_url,
+        api_key=target.api_key,
+        stream_usage=target.stream_usage,
+        connect_timeout=settings.connect_timeout,
+        stall_timeout=settings.stall_timeout,
+        key_hint=target.key_hint,
+    )
+
+
 def fail(message: str) -> int:
     print(f"llmchat-tui: {message}", file=sys.stderr)
     return 2
@@ -144,13 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_subcommand(argv[at], argv[:at] + argv[at + 1 :])
     args = build_parser().parse_args(argv)
 
-    from llmchat_tui.config import (
-        ConfigError,
-        api_key_hint,
-        config_file_exposes_key,
-        load_settings,
-        resolve_api_key,
-    )
+    from llmchat_tui.config import ConfigError, config_file_exposes_key, load_settings
+    from llmchat_tui.config_target import resolve_target
 
     flags = {
         "model": args.model,
@@ -161,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         settings = load_settings(flags=flags, config_path=args.config)
-        api_key = resolve_api_key(settings)
+        target = resolve_target(settings)
     except ConfigError as error:
         return fail(str(error))
     warnings = []
@@ -173,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{settings.config_file} holds an API key and other users can read it: "
             f"chmod 600 it, or use api_key_command."
         )
+    warnings += target.warnings
 
-    setup_logging(api_key)
+    setup_logging(target.api_key)
 
     from llmchat_tui.store import Store, StoreError, StoreLocked
 
@@ -195,33 +232,12 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("llmchat_tui").warning("skipped %s: %s", item.path, item.reason)
 
         from llmchat_tui.app import ChatApp
-        from llmchat_tui.llm import ChatClient
+        from llmchat_tui.config import OPENAI_BASE_URL
         from llmchat_tui.session import ChatSession
 
-        def make_client(profile_settings: Settings, key: str | None = None) -> ChatClient:
-            """A client for one provider profile (its key resolved now, and redacted)."""
-            if key is None:
-                try:
-                    key = resolve_api_key(profile_settings)
-                except ConfigError as error:
-                    logging.getLogger("llmchat_tui").warning("profile key: %s", error)
-                    key = ""
-            REDACT.secrets.add(key)
-            return ChatClient(
-                base_url=profile_settings.base_url,
-                api_key=key,
-                stream_usage=profile_settings.stream_usage,
-                connect_timeout=profile_settings.connect_timeout,
-                stall_timeout=profile_settings.stall_timeout,
-                key_hint=api_key_hint(profile_settings),
-            )
-
-        session = ChatSession(
-            settings, store, make_client(settings, api_key), client_factory=make_client
-        )
-        from llmchat_tui.config import OPENAI_BASE_URL
-
-        first_run = not api_key and settings.base_url == OPENAI_BASE_URL
+        client = client_for_target(target, settings)
+        session = ChatSession(settings, store, client, client_factory=make_client)
+        first_run = not target.key_source and target.base_url == OPENAI_BASE_URL
         app = ChatApp(session, skipped=skipped, warnings=warnings, first_run=first_run)
         result = app.run()
         if app.return_code:

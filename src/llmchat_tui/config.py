@@ -7,12 +7,10 @@ No Textual import here.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import stat
-import subprocess
 import tomllib
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,25 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 class ConfigError(Exception):
     """A problem with the configuration, worded for the user in one line."""
+
+
+@dataclass(frozen=True)
+class Layers:
+    """What settings were built from, kept so any profile's target can be rebuilt.
+
+    ``file`` is the checked config file (``profiles`` included), ``flags``
+    the command-line flags (they shape the start-up target only), ``profile``
+    the profile in effect and ``explicit`` whether it was chosen (``--profile``,
+    F4, a conversation's saved profile) rather than the file's default. See
+    :mod:`llmchat_tui.config_target` for how they combine.
+    """
+
+    file: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold a key
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    profile: str = ""
+    explicit: bool = False
+    path: Path | None = None
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -117,7 +134,12 @@ class Settings:
 
     # Where each value came from, for `llmchat-tui paths` and error messages.
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: The config file in use (it may not exist yet: the first-run choice is saved there).
     config_file: Path | None = field(default=None, repr=False, compare=False)
+    #: The inputs these settings were built from (None: built in code).
+    layers: Layers | None = field(default=None, repr=False, compare=False)
+    #: What the user should be told once about these settings (keys withheld, ...).
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def documented_fields(cls) -> list[tuple[str, Any, str]]:
@@ -179,6 +201,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: bytes, path: Path) -> dict[str, Any]:
+    """Check the bytes of a config file (named ``path`` in messages), as the app does at start."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -195,7 +222,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"config file {path}: {key} must be {_type_name(types)}, not a boolean"
             )
-        if not isinstance(value, types):
+        if not _is_a(value, types):
             raise ConfigError(
                 f"config file {path}: {key} must be {_type_name(types)}, "
                 f"not {type(value).__name__} {value!r}"
@@ -212,6 +239,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"config file {path}: {key} must not be negative")
         checked[key] = float(value) if float in types and not isinstance(value, bool) else value
     return checked
+
+
+def _is_a(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance`` without narrowing ``value`` (it stays ``Any`` for the checks after)."""
+    return isinstance(value, types)
 
 
 def _check_table(path: Path, key: str, table: dict[str, Any]) -> None:
@@ -254,28 +286,45 @@ def _type_name(types: tuple[type, ...]) -> str:
     ]
 
 
+def config_location(config_path: Path | None, environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to use and whether it must exist.
+
+    ``--config`` (must exist) beats ``LLMCHAT_CONFIG`` (may be created at
+    first run), which beats the platform's default file.
+    """
+    if config_path is not None:
+        return config_path, True
+    named = environ.get("LLMCHAT_CONFIG", "")
+    if named:
+        return Path(named).expanduser(), False
+    return paths.default_config_file(), False
+
+
 def load_settings(
     *,
     flags: dict[str, Any] | None = None,
     config_path: Path | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build :class:`Settings` from flags > environment > config file > defaults.
+    """Build the start-up :class:`Settings` from flags, environment, config file, defaults.
 
-    ``config_path`` is the ``--config`` flag: a missing file is then an
-    error; the default file may be absent.
+    ``base_url``, ``model`` and the key follow the precedence in
+    :mod:`llmchat_tui.config_target`; every other setting comes from a flag,
+    then the environment (``LLMCHAT_DATA_DIR``), then the file. ``config_path``
+    is the ``--config`` flag: a missing file is then an error.
     """
+    from llmchat_tui.config_target import apply_target
+
     env = os.environ if environ is None else environ
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    explicit = config_path is not None
-    path = config_path or paths.default_config_file()
+    path, required = config_location(config_path, env)
     settings = Settings()
     settings.sources = {f.name: "default" for f in fields(Settings) if "doc" in f.metadata}
 
     file_values: dict[str, Any] = {}
-    if explicit or path.exists():
+    if required or path.exists():
         file_values = read_config_file(path)
-        settings.config_file = path
+    settings.config_file = path
     for key, value in file_values.items():
         setattr(settings, key, value)
         settings.sources[key] = f"config file {path}"
@@ -283,77 +332,60 @@ def load_settings(
     if flags.get("profile"):
         settings.profile = flags["profile"]
         settings.sources["profile"] = "--profile"
-    if settings.profile:
-        if settings.profile not in settings.profiles:
-            known = ", ".join(sorted(settings.profiles)) or "none are defined"
-            raise ConfigError(f"unknown profile {settings.profile!r} (profiles: {known})")
-        for key, value in settings.profiles[settings.profile].items():
-            setattr(settings, key, value)
-            settings.sources[key] = f"profile {settings.profile}"
+    if settings.profile and settings.profile not in settings.profiles:
+        known = ", ".join(sorted(settings.profiles)) or "none are defined"
+        raise ConfigError(f"unknown profile {settings.profile!r} (profiles: {known})")
 
-    env_map = {
-        "model": "LLMCHAT_MODEL",
-        "base_url": "OPENAI_BASE_URL",
-        "data_dir": "LLMCHAT_DATA_DIR",
-    }
-    for key, var in env_map.items():
-        value = env.get(var)
-        if value:
-            setattr(settings, key, value)
-            settings.sources[key] = f"environment {var}"
-
+    if env.get("LLMCHAT_DATA_DIR"):
+        settings.data_dir = env["LLMCHAT_DATA_DIR"]
+        settings.sources["data_dir"] = "environment LLMCHAT_DATA_DIR"
     for key, value in flags.items():
-        setattr(settings, key, value)
-        settings.sources[key] = f"--{key.replace('_', '-')}"
+        if key not in ("base_url", "model", "profile"):
+            setattr(settings, key, value)
+            settings.sources[key] = f"--{key.replace('_', '-')}"
 
-    settings.base_url = settings.base_url.rstrip("/") or OPENAI_BASE_URL
+    settings.layers = Layers(
+        file=file_values,
+        environ=env,
+        flags=flags,
+        profile=settings.profile,
+        explicit=bool(flags.get("profile")),
+        path=path,
+    )
+    apply_target(settings)
     return settings
 
 
 def for_profile(settings: Settings, name: str) -> Settings:
-    """A copy of ``settings`` with profile ``name`` applied ("" = the base settings).
+    """A copy of ``settings`` for profile ``name`` picked in the app ("" = a plain copy).
 
-    Flags and environment still win over the profile for the default profile
-    only; switching profile in the app uses the profile's own values.
+    The profile's base_url, model, stream_usage and keys come from the config
+    file's top level and that profile only (never from the start-up profile,
+    nor from --base-url/--model); ``warnings`` says what the user should know.
     """
+    from llmchat_tui.config_target import apply_target, layers_for
+
     copy = replace(settings)
     copy.sources = dict(settings.sources)
+    copy.warnings = list(settings.warnings)
     if not name:
         return copy
-    if name not in settings.profiles:
-        raise ConfigError(f"unknown profile {name!r}")
+    copy.layers = layers_for(settings, name)
     copy.profile = name
-    for key, value in settings.profiles[name].items():
-        setattr(copy, key, value)
-    copy.base_url = copy.base_url.rstrip("/") or OPENAI_BASE_URL
+    apply_target(copy)
     return copy
 
 
 def remember_server(path: Path, base_url: str, model: str) -> None:
     """Save a server picked at first run into the config file at ``path``.
 
-    Creates the file (0600, folder 0700) or appends to one that sets neither
-    ``base_url`` nor ``model``; refuses to rewrite settings the user wrote.
+    See :func:`llmchat_tui.config_file.remember_server`: the keys go to the
+    top level, the rest of the file is kept byte for byte, the write is atomic
+    and checked; raises :class:`ConfigError` (old file untouched) otherwise.
     """
-    lines = [
-        "# Saved by llmchat-tui when you picked a local server at first run.",
-        f"base_url = {json.dumps(base_url)}",
-        f"model = {json.dumps(model)}",
-        "",
-    ]
-    if path.exists():
-        current = read_config_file(path)
-        if "base_url" in current or "model" in current:
-            raise ConfigError(f"{path} already sets base_url or model; edit it by hand")
-        existing = path.read_text("utf-8")
-        text = existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n"
-        text += "\n".join(lines)
-    else:
-        text = "\n".join(lines)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    from llmchat_tui.config_file import remember_server as save
+
+    save(path, base_url, model)
 
 
 def config_file_exposes_key(path: Path) -> bool:
@@ -365,39 +397,13 @@ def config_file_exposes_key(path: Path) -> bool:
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
 
 
-def resolve_api_key(settings: Settings, environ: dict[str, str] | None = None) -> str:
-    """The API key: from ``api_key_command``, then the env variable, then ``api_key``.
+def resolve_api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """The API key ``settings`` send: only one paired with their base URL ("" for none).
 
-    Local servers need no key; the SDK insists on one, so a placeholder is
-    used when none is configured. Raises :class:`ConfigError` when the
-    command fails (its output is never shown: it could be the key).
+    See :func:`llmchat_tui.config_target.resolve_target`, which also says
+    where the key came from and what to tell the user. Raises
+    :class:`ConfigError` when the paired ``api_key_command`` fails.
     """
-    env = os.environ if environ is None else environ
-    if settings.api_key_command:
-        try:
-            done = subprocess.run(
-                shlex.split(settings.api_key_command),
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, ValueError, subprocess.TimeoutExpired) as error:
-            raise ConfigError(f"api_key_command failed to run: {type(error).__name__}") from None
-        if done.returncode != 0:
-            raise ConfigError(f"api_key_command exited with status {done.returncode}")
-        key = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""
-        if not key:
-            raise ConfigError("api_key_command printed nothing")
-        return key
-    key = env.get(settings.api_key_env, "")
-    if key:
-        return key
-    return settings.api_key
+    from llmchat_tui.config_target import resolve_target
 
-
-def api_key_hint(settings: Settings) -> str:
-    """Where the user should put an API key, for error messages."""
-    if settings.api_key_command:
-        return f"check api_key_command ({settings.api_key_command.split()[0]}) in the config file"
-    return f"set {settings.api_key_env} or api_key_command in the config file"
+    return resolve_target(settings, environ=environ).api_key

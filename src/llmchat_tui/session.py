@@ -14,10 +14,11 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llmchat_tui import budget, tokens
 from llmchat_tui.config import Settings, for_profile
+from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
 from llmchat_tui.models import Conversation, Message, Status, title_from_text
@@ -148,13 +149,25 @@ class ChatSession:
     # -- providers -----------------------------------------------------------
 
     def settings_for(self, profile: str) -> Settings:
-        """The settings of a provider profile ("" or the default: the base settings)."""
+        """The settings of a provider profile.
+
+        "", an unknown profile or the start-up profile give the start-up
+        settings (flags and environment as at start). Any other profile is
+        built from the config file's top level and that profile only
+        (:func:`~llmchat_tui.config.for_profile`): its base_url, model and key
+        never come from the start-up profile. Its ``warnings`` say what the
+        user should be told (a key withheld, a key sent over plain http).
+        """
         if not profile or profile == self.settings.profile or profile not in self.settings.profiles:
             return self.settings
         return for_profile(self.settings, profile)
 
     def client_for(self, conversation: Conversation) -> ChatClient:
-        """The client of the conversation's profile (made once, then reused)."""
+        """The client of the conversation's profile (made once, then reused).
+
+        Built by the client factory from :meth:`settings_for`, so it talks to
+        that profile's base_url with only the key paired with it.
+        """
         profile = conversation.profile
         if profile not in self.settings.profiles:
             profile = self.settings.profile
@@ -171,34 +184,50 @@ class ChatSession:
         """The default profile's client."""
         return self._clients[self.settings.profile]
 
-    def use_server(self, base_url: str, model: str) -> None:
-        """Make ``base_url``/``model`` the defaults from now on (first-run choice)."""
-        self.settings.base_url = base_url
-        self.settings.model = model
-        old = self._clients.get(self.settings.profile)
+    def use_server(self, base_url: str, model: str) -> list[str]:
+        """Make ``base_url``/``model`` the defaults from now on (first-run choice).
+
+        The choice counts as given on the command line for this session; it
+        pairs with no key it does not own (see :mod:`llmchat_tui.config_target`).
+        Returns warnings to show (e.g. a key that was not sent there).
+        """
+        settings = self.settings
+        layers = layers_of(settings)
+        settings.layers = replace(
+            layers, flags={**layers.flags, "base_url": base_url, "model": model}
+        )
+        apply_target(settings)
+        old = self._clients.get(settings.profile)
         if self.client_factory is not None:
-            client = self.client_factory(self.settings)
+            client = self.client_factory(settings)
         else:
             client = ChatClient(
-                base_url=base_url,
+                base_url=settings.base_url,
                 api_key="",
-                stream_usage=self.settings.stream_usage,
-                connect_timeout=self.settings.connect_timeout,
-                stall_timeout=self.settings.stall_timeout,
+                stream_usage=settings.stream_usage,
+                connect_timeout=settings.connect_timeout,
+                stall_timeout=settings.stall_timeout,
             )
-        self._clients[self.settings.profile] = client
+        self._clients[settings.profile] = client
         if old is not None:
             self._retired.append(old)
+        return list(settings.warnings)
 
     def set_model(self, conversation: Conversation, model: str) -> None:
         conversation.model = model
 
-    def set_profile(self, conversation: Conversation, profile: str) -> None:
-        """Move a conversation to another provider (and that provider's model)."""
+    def set_profile(self, conversation: Conversation, profile: str) -> list[str]:
+        """Move a conversation to another provider (and that provider's model).
+
+        Returns what the user should be told about that provider's key (a key
+        withheld, or sent over plain http); [] for the start-up profile, whose
+        warnings were shown at start.
+        """
         settings = self.settings_for(profile)
         conversation.profile = profile
         conversation.base_url = settings.base_url
         conversation.model = settings.model
+        return [] if settings is self.settings else list(settings.warnings)
 
     # -- replies -----------------------------------------------------------
 

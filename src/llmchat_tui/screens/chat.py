@@ -183,6 +183,8 @@ class ChatScreen(Screen[None]):
         self._draft_timer: Timer | None = None
         self._estimate_timer: Timer | None = None
         self._shutting_down = False
+        self._warned: set[str] = set(self.settings.warnings)  # shown at start by the app
+        self._warned_profiles: set[str] = set()
         self._make_widgets()
         session.on_generation_state.append(
             lambda cid, gen: self.post_message(self.GenerationChanged(cid, gen))
@@ -315,7 +317,7 @@ class ChatScreen(Screen[None]):
             self.tell(f"Not saved: {error}", severity="warning", timeout=8)
         else:
             self.tell(f"Saved {server.base_url} and model {model} to {path}", timeout=8)
-        self.session.use_server(server.base_url, model)
+        self.warn_once(self.session.use_server(server.base_url, model))
         self.first_run = False
         conversation = self.conversation
         if not conversation.messages:
@@ -689,6 +691,17 @@ class ChatScreen(Screen[None]):
             return
         await self.show(conversation)
         self.prompt.focus()
+        profile = conversation.profile
+        if profile and profile != self.settings.profile and profile not in self._warned_profiles:
+            self._warned_profiles.add(profile)
+            self.warn_once(self.session.settings_for(profile).warnings)
+
+    def warn_once(self, warnings: list[str]) -> None:
+        """Show each warning (a key withheld, a key in the clear) once per session."""
+        for warning in warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.tell(warning, severity="warning", timeout=12)
 
     @on(Sidebar.RenameRequested)
     def _rename(self, event: Sidebar.RenameRequested) -> None:

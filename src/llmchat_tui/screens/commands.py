@@ -152,8 +152,7 @@ def pick_profile(screen: ChatScreen) -> None:
         await after_settings_change(
             screen, conversation, f"Provider: {profile} ({conversation.model})"
         )
-        for warning in warnings or []:
-            screen.tell(warning, severity="warning", timeout=12)
+        screen.warn_once(warnings)
 
     screen.app.push_screen(
         PickerDialog(
