@@ -39,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmchat_tui.models import SCHEMA_VERSION, Conversation, Status, parse_iso
+from llmchat_tui.models import (
+    SCHEMA_VERSION,
+    Conversation,
+    FieldIssue,
+    Status,
+    message_role,
+    parse_iso,
+)
 from llmchat_tui.paths import ensure_private_dir
 
 __all__ = [
@@ -200,46 +207,39 @@ def encode_conversation(conv: Conversation) -> bytes:
         return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")
 
 
-def decode_conversation(raw: bytes, conv_id: str | None = None) -> Conversation:
+def decode_conversation(
+    raw: bytes, conv_id: str | None = None, issues: list[FieldIssue] | None = None
+) -> Conversation:
     """Parse, upgrade and validate the bytes of a conversation file.
 
     ``conv_id`` (the file's name) wins over the ``id`` inside the file, so a
     copied file becomes a conversation of its own. Raises :class:`StoreError`
-    whose message is the reason the file cannot be used.
+    whose message is the reason the file cannot be used (see
+    :meth:`Conversation.from_dict` for what makes a file unusable); a field
+    of the wrong type is converted or dropped instead, and reported in
+    ``issues``.
     """
     data = _parse_upgraded(raw, conv_id)
     try:
-        return Conversation.from_dict(data)
+        return Conversation.from_dict(data, issues)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
-
-
-_ROLES = frozenset(("system", "user", "assistant"))
-_STATUSES = frozenset(status.value for status in Status)
 
 
 def summarize_conversation(raw: bytes, conv_id: str) -> tuple[Conversation, int]:
     """The conversation's fields without its messages, and how many it has.
 
-    Used to rebuild the index: it checks every message by the same rules as
-    :func:`decode_conversation` (so an unusable file is still skipped at
-    start-up) but builds no message objects, which was a quarter of the time
-    of rebuilding an index of 10,000 conversations (benchmark B4).
+    Used to rebuild the index: it checks every message by the same rule as
+    :func:`decode_conversation` (:func:`message_role`), so start-up skips
+    exactly the files load would refuse, but builds no message objects,
+    which was a quarter of the time of rebuilding an index of 10,000
+    conversations (benchmark B4).
     """
     data = _parse_upgraded(raw, conv_id)
     messages = data["messages"]
-    for message in messages:
-        if message.get("role") not in _ROLES:
-            raise StoreError(f"not a conversation: unknown message role {message.get('role')!r}")
-        if not isinstance(message.get("content", ""), str):
-            raise StoreError("not a conversation: message content is not text")
-        if message.get("status", "complete") not in _STATUSES:
-            raise StoreError(
-                f"not a conversation: unknown message status {message.get('status')!r}"
-            )
-        if not isinstance(message.get("usage") or {}, dict):
-            raise StoreError("not a conversation: message usage is not an object")
     try:
+        for message in messages:
+            message_role(message)
         head = Conversation.from_dict({**data, "messages": []})
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
@@ -468,6 +468,8 @@ class Store:
         # Skips that are not cached (I/O errors may be transient), by file name.
         self._io_skips: dict[str, str] = {}
         self._last_skipped: list[Skipped] = []
+        # Warnings of the last load of each conversation (see warnings_for).
+        self._warnings: dict[str, list[str]] = {}
         self._index_dirty = False
         self._last_flush = float("-inf")
         self._lock_fd: int | None = None
@@ -721,6 +723,11 @@ class Store:
         another process holds the lock, in which case only the returned copy
         is fixed. Raises :class:`StoreError` if the file is missing or
         unreadable; an unreadable file is then refused by :meth:`save`.
+
+        A field of the wrong type (a hand edit) does not stop the load: it is
+        converted or left at its default, the file is not rewritten, and a
+        warning naming the file, the message and the field is logged and
+        kept for :meth:`warnings_for`.
         """
         path = self.path_for(conv_id)
         name = path.name
@@ -736,13 +743,20 @@ class Store:
                 reason = f"cannot be read ({error.strerror or error})"
                 self._mark_skipped(name, reason, None)
                 raise StoreError(f"{path}: {reason}") from error
+            issues: list[FieldIssue] = []
+            self._warnings.pop(conv_id, None)
             try:
-                conv = decode_conversation(raw, conv_id)
+                conv = decode_conversation(raw, conv_id, issues)
             except StoreError as error:
                 self._drop_entry(conv_id)
                 self._mark_skipped(name, str(error), stat)
                 raise StoreError(f"{path}: {error}") from error
             self._unmark_skipped(name)
+            if issues:
+                warnings = [f"{path}: {issue}" for issue in issues]
+                self._warnings[conv_id] = warnings
+                for warning in warnings:
+                    log.warning("%s", warning)
 
             stuck = [m for m in conv.messages if m.status == Status.STREAMING]
             for message in stuck:
@@ -760,6 +774,17 @@ class Store:
                 self._set_entry(conv_id, entry)
                 self._index_dirty = True
             return conv
+
+    def warnings_for(self, conv_id: str) -> list[str]:
+        """The warnings of the last :meth:`load` of ``conv_id`` ([] if it was clean).
+
+        One line per field that was converted or ignored, e.g.
+        ``<path>: message 2 (id 01J…): ttft_s = "fast": not a number; ignored``.
+        The value shown is ASCII JSON cut to 40 characters (no terminal
+        controls), but it came from a file: show it as plain text, not markup.
+        """
+        with self._mutex:
+            return list(self._warnings.get(conv_id, ()))
 
     def search(self, query: str, *, cancelled: Callable[[], bool] | None = None) -> Iterator[str]:
         """Yield the ids of conversations whose title or a message contains ``query``.
