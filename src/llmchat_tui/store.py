@@ -877,6 +877,8 @@ class Store:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
             except OSError as error:
                 raise StoreError(f"cannot open {self.lock_path}: {error}") from error
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, FILE_MODE)  # exactly 0600 whatever the umask
             deadline = time.monotonic() + wait
             while True:
                 try:
