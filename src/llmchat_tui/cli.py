@@ -9,7 +9,7 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from llmchat_tui import __version__, paths
 
@@ -108,11 +108,22 @@ class RedactSecret(logging.Filter):
 REDACT = RedactSecret()
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file created 0600 whatever the umask, after each rollover too."""
+
+    def _open(self) -> TextIO:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(secret: str = "") -> Path | None:
     """Log to a private rotating file (never to the screen), without the key."""
     try:
         paths.ensure_private_dir(paths.log_dir())
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             paths.log_file(), maxBytes=1_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
@@ -121,8 +132,6 @@ def setup_logging(secret: str = "") -> Path | None:
     if secret:
         REDACT.secrets.add(secret)
     handler.addFilter(REDACT)
-    with contextlib.suppress(OSError):
-        os.chmod(paths.log_file(), 0o600)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(handler)

@@ -350,7 +350,7 @@ def remember_server(path: Path, base_url: str, model: str) -> None:
         text += "\n".join(lines)
     else:
         text = "\n".join(lines)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.make_private_dirs(path.parent)  # new folders 0700 whatever the umask
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
