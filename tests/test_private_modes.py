@@ -46,7 +46,7 @@ CHILD = textwrap.dedent(
     # config: the file written when a local server is picked at first run
     remember_server(default_config_file(), "http://127.0.0.1:8080/v1", "local")
 
-    # data: conversations, index, lock
+    # data: conversations, index, lock, trash
     store = Store(Path(os.environ["LLMCHAT_DATA_DIR"]))
     store.open()
     store.acquire_lock()
@@ -56,6 +56,8 @@ CHILD = textwrap.dedent(
     kept = Conversation()
     kept.add(Message(role="user", content="kept"))
     store.save(kept)
+    store.trash(conv.id)
+    store.trash_message(kept, kept.messages[0])
     store.close()
 
     # exports: `llmchat-tui export -o FILE`
@@ -108,8 +110,8 @@ def test_folders_0700_files_0600_under_umask_000(tmp_path: Path) -> None:
         wrong.append(f"{oct(stat.S_IMODE(export.stat().st_mode))} {export}")
     assert wrong == [], "\n".join(wrong)
     # What was checked: state/llmchat-tui/log + 2 log files, cache/llmchat-tui/tiktoken
-    # + 1 file, config/llmchat-tui + config.toml, data/llmchat-tui/conversations
-    # + 2 conversations, index, lock.
+    # + 1 file, config/llmchat-tui + config.toml, data/llmchat-tui/{conversations,trash}
+    # + 1 conversation, index, lock, 2 trash entries.
     names = {p.name for p in home.rglob("*")}
-    assert {"log", "tiktoken", "conversations", "config.toml", "index.json"} <= names
-    assert seen["files"] >= 8 and seen["dirs"] >= 10, seen
+    assert {"log", "tiktoken", "conversations", "trash", "config.toml", "index.json"} <= names
+    assert seen["files"] >= 9 and seen["dirs"] >= 11, seen
