@@ -72,9 +72,9 @@ def from_dict_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = Conversation.from_dict
 
-    def counting(cls, data):
+    def counting(cls, data, *args):
         calls.append(str(data.get("id")))
-        return original(data)
+        return original(data, *args)
 
     monkeypatch.setattr(Conversation, "from_dict", classmethod(counting))
     return calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import logging.handlers
 import os
@@ -26,6 +27,8 @@ commands (without one, the chat app starts; see llmchat-tui COMMAND --help):
   export ID|--last [--format md|json] [-o FILE]
                              print (or write to FILE) a conversation as Markdown or JSON
   import FILE                import a ChatGPT data export (conversations.json or its zip)
+  trash [restore ID]         deleted conversations and messages: ID<TAB>DELETED<TAB>TITLE,
+                             or put one back (kept 30 days)
   paths                      where the config file, conversations and log file are
 
 examples:
@@ -37,6 +40,7 @@ examples:
   llmchat-tui export --last -o chat.md
   llmchat-tui export 01JABCDEFGHJKMNPQRSTVWXYZ0 --format json > chat.json
   llmchat-tui import ~/Downloads/chatgpt-export.zip
+  llmchat-tui trash restore 01JABC
 
   llmchat-tui --profile ollama                                          # a [profiles.ollama] table
   llmchat-tui paths
@@ -114,11 +118,22 @@ class RedactSecret(logging.Filter):
 REDACT = RedactSecret()
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file created 0600 whatever the umask, after each rollover too."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(secret: str = "") -> Path | None:
     """Log to a private rotating file (never to the screen), without the key."""
     try:
         paths.ensure_private_dir(paths.log_dir())
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             paths.log_file(), maxBytes=1_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
@@ -127,8 +142,6 @@ def setup_logging(secret: str = "") -> Path | None:
     if secret:
         REDACT.secrets.add(secret)
     handler.addFilter(REDACT)
-    with contextlib.suppress(OSError):
-        os.chmod(paths.log_file(), 0o600)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(handler)
@@ -248,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------
-# Subcommands: list, export, import (no Textual; the store is used read-only
-# except by import, which takes the data folder's lock)
+# Subcommands: list, export, import, trash (no Textual; the store is used
+# read-only except by import and trash restore, which take the data folder's lock)
 # ---------------------------------------------------------------------------
 
-SUBCOMMANDS = ("list", "export", "import", "paths")
+SUBCOMMANDS = ("list", "export", "import", "paths", "trash")
 _GLOBAL_OPTIONS = ("--data-dir", "--config")  # accepted before and after a subcommand
 
 
@@ -290,6 +303,14 @@ def build_subcommand_parser(name: str) -> argparse.ArgumentParser:
         )
     elif name == "paths":
         parser.description = "Show where llmchat-tui keeps its config, conversations and log."
+    elif name == "trash":
+        parser.description = (
+            "List deleted conversations and messages, most recent first, one per line: "
+            "ID<TAB>DELETED (UTC, ISO 8601)<TAB>TITLE; or restore one. Entries are kept "
+            "30 days. Exits 1 if the restore fails."
+        )
+        parser.add_argument("action", nargs="?", choices=("list", "restore"), default="list")
+        parser.add_argument("id", nargs="?", help="entry id (or a unique prefix of one)")
     else:
         parser.description = (
             "Import a ChatGPT data export: conversations.json, the zip ChatGPT sends, or the "
@@ -303,7 +324,10 @@ def build_subcommand_parser(name: str) -> argparse.ArgumentParser:
 
 def run_subcommand(name: str, argv: list[str]) -> int:
     """Run ``llmchat-tui NAME`` with the rest of the command line ``argv``."""
-    args = build_subcommand_parser(name).parse_args(argv)
+    parser = build_subcommand_parser(name)
+    args = parser.parse_args(argv)
+    if name == "trash" and (args.action == "restore") != (args.id is not None):
+        parser.error("give an ID with restore, and only with restore")
 
     from llmchat_tui.config import ConfigError, load_settings
     from llmchat_tui.sanitize import clean_line
@@ -323,6 +347,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
             return _list(store)
         if name == "export":
             return _export(store, args)
+        if name == "trash":
+            return _trash(store, args.id)
         return _import(store, args.file)
     except BrokenPipeError:  # e.g. `llmchat-tui list | head -1`
         with contextlib.suppress(OSError, ValueError):
@@ -406,4 +432,30 @@ def _import(store: Store, path: Path) -> int:
     for reason in report.unreadable:
         print(f"llmchat-tui: unreadable {reason}", file=sys.stderr)
     print(report.summary())
+    return 0
+
+
+def _trash(store: Store, entry_id: str | None) -> int:
+    """List the trash, or restore ``entry_id`` under the data folder's lock; 1 on failure."""
+    from llmchat_tui.exporting import iso_seconds
+    from llmchat_tui.sanitize import clean_line
+    from llmchat_tui.store import StoreError
+
+    try:
+        if entry_id is None:
+            for entry in store.trashed():
+                deleted = iso_seconds(entry.deleted_at)
+                print(f"{entry.id}\t{deleted}\t{clean_line(entry.describe())}")
+            return 0
+        if not store.data_dir.is_dir():
+            raise StoreError(f"nothing in the trash matches {entry_id} (see llmchat-tui trash)")
+        store.acquire_lock()
+        store.open()
+        entry = store.restore(entry_id)
+    except BrokenPipeError:
+        raise  # `llmchat-tui trash | head -1`: handled by run_subcommand
+    except (OSError, StoreError) as error:
+        print(f"llmchat-tui: {clean_line(str(error))}", file=sys.stderr)
+        return 1
+    print(f"restored {clean_line(entry.describe(), 80)} ({entry.conversation_id})", file=sys.stderr)
     return 0

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from llmchat_tui import fields
+from llmchat_tui.fields import Converted, Converter, Note, Unusable, optional, read_fields, show
+
 SCHEMA_VERSION = 1
 
 Role = Literal["system", "user", "assistant"]
+ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -26,9 +31,12 @@ def new_id() -> str:
     return "".join(reversed(chars))
 
 
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def now_iso() -> str:
     """The current UTC time as an ISO 8601 string with a ``Z`` suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(ISO_FORMAT)
 
 
 def parse_iso(text: str) -> datetime:
@@ -44,6 +52,73 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     ERROR = "error"
     INTERRUPTED = "interrupted"
+
+
+# ---------------------------------------------------------------------------
+# Reading saved data: every field is checked (see llmchat_tui.fields)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """A field of a saved conversation that had the wrong type, and what loading did.
+
+    ``message`` is the message's number (1 = first) and ``message_id`` its id,
+    both None for a field of the conversation itself. ``found`` is the value
+    as short ASCII JSON, so the text is inert in a terminal.
+    """
+
+    field: str
+    found: str
+    action: str
+    message: int | None = None
+    message_id: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.message is not None:
+            where = f"message {self.message}"
+            where += f" (id {show(self.message_id)[1:-1]}): " if self.message_id else ": "
+        return f"{where}{self.field} = {self.found}: {self.action}"
+
+
+def timestamp(raw: Any) -> Any:
+    """Converter: an ISO 8601 string; one without a time zone is read as UTC."""
+    if not isinstance(raw, str):
+        raise Unusable("not a timestamp")
+    try:
+        moment = parse_iso(raw)
+    except (ValueError, OverflowError):
+        raise Unusable("not a timestamp") from None
+    if moment.tzinfo is None:
+        return Converted(moment.replace(tzinfo=UTC).strftime(ISO_FORMAT))
+    return raw
+
+
+def message_role(data: Mapping[str, Any]) -> Role:
+    """The role of a saved message; ValueError if it has none we know.
+
+    The one check that makes a message unusable: without its role nobody
+    can tell who said it. The store's index rebuild uses it too, so start-up
+    and :meth:`Message.from_dict` always agree on what is skipped.
+    """
+    role = data.get("role")
+    for known in ROLES:
+        if role == known and isinstance(role, str):
+            return known
+    raise ValueError(f"unknown message role {show(role)}")
+
+
+def _prefixed(note: Note, prefix: str) -> Note:
+    return lambda key, raw, action: note(prefix + key, raw, action)
+
+
+def _ignore(key: str, raw: Any, action: str) -> None:
+    pass
+
+
+def _collect(bucket: list[tuple[str, Any, str]]) -> Note:
+    return lambda key, raw, action: bucket.append((key, raw, action))
 
 
 @dataclass
@@ -62,15 +137,25 @@ class Usage:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Usage | None:
+    def from_dict(cls, data: Mapping[str, Any] | None, note: Note = _ignore) -> Usage | None:
+        """Build from saved data; None for null or ``{}``. Bad fields are told to ``note``."""
         if not data:
             return None
-        source = data.get("source", "estimate")
-        return cls(
-            prompt_tokens=data.get("prompt_tokens"),
-            completion_tokens=data.get("completion_tokens"),
-            source="server" if source == "server" else "estimate",
-        )
+        return cls(**read_fields(data, USAGE_FIELDS, note))
+
+
+#: How each saved field of :class:`Usage` is read.
+USAGE_FIELDS: tuple[tuple[str, Converter], ...] = (
+    ("prompt_tokens", optional(fields.count)),
+    ("completion_tokens", optional(fields.count)),
+    ("source", fields.one_of("server", "estimate")),
+)
+
+
+def _usage(raw: Any) -> Any:
+    if raw is None or isinstance(raw, dict):
+        return raw  # read field by field in Message.from_dict
+    raise Unusable("not an object")
 
 
 @dataclass
@@ -111,31 +196,37 @@ class Message:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Message:
-        role = data.get("role")
-        if role not in ("system", "user", "assistant"):
-            raise ValueError(f"unknown message role {role!r}")
-        content = data.get("content", "")
-        if not isinstance(content, str):
-            raise ValueError("message content is not text")
-        try:
-            status = Status(data.get("status", "complete"))
-        except ValueError as error:
-            raise ValueError(f"unknown message status {data.get('status')!r}") from error
+    def from_dict(cls, data: Mapping[str, Any], note: Note = _ignore) -> Message:
+        """Build from saved data (already upgraded to :data:`SCHEMA_VERSION`).
+
+        Raises ValueError only for a missing or unknown role. Any other field
+        of the wrong type is converted when its meaning is plain, or left at
+        its default, and told to ``note(key, value found, what was done)``.
+        """
+        role = message_role(data)
+        values = read_fields(data, MESSAGE_FIELDS, note)
+        usage = values.pop("usage", None)
         return cls(
             role=role,
-            content=content,
-            id=str(data.get("id") or new_id()),
-            status=status,
-            created_at=str(data.get("created_at") or now_iso()),
-            reasoning=str(data.get("reasoning") or ""),
-            error=data.get("error"),
-            model=data.get("model"),
-            finish_reason=data.get("finish_reason"),
-            ttft_s=data.get("ttft_s"),
-            tokens_per_s=data.get("tokens_per_s"),
-            usage=Usage.from_dict(data.get("usage")),
+            usage=Usage.from_dict(usage, _prefixed(note, "usage.")) if usage else None,
+            **values,
         )
+
+
+#: How each saved field of :class:`Message` is read (``role`` is checked apart).
+MESSAGE_FIELDS: tuple[tuple[str, Converter], ...] = (
+    ("id", fields.identifier),
+    ("content", fields.text),
+    ("status", fields.member(Status)),
+    ("created_at", timestamp),
+    ("reasoning", fields.text),
+    ("error", optional(fields.text)),
+    ("model", optional(fields.text)),
+    ("finish_reason", optional(fields.text)),
+    ("ttft_s", optional(fields.seconds)),
+    ("tokens_per_s", optional(fields.seconds)),
+    ("usage", _usage),
+)
 
 
 def title_from_text(text: str, limit: int = 60) -> str:
@@ -203,20 +294,52 @@ class Conversation:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Conversation:
-        """Build from a dict already upgraded to :data:`SCHEMA_VERSION`."""
-        if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+    def from_dict(
+        cls, data: Mapping[str, Any], issues: list[FieldIssue] | None = None
+    ) -> Conversation:
+        """Build from a dict already upgraded to :data:`SCHEMA_VERSION`.
+
+        Raises ValueError when ``data`` is not a conversation: not an object,
+        no ``messages`` list, a message that is not an object or has an
+        unknown role. Every other field of the wrong type is converted when
+        its meaning is plain (``"12"`` for a count) or left at its default,
+        and a :class:`FieldIssue` is appended to ``issues`` for each.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("messages"), list):
             raise ValueError("not a conversation")
-        return cls(
-            id=str(data["id"]),
-            title=str(data.get("title") or "New chat"),
-            title_is_custom=bool(data.get("title_is_custom", False)),
-            created_at=str(data.get("created_at") or now_iso()),
-            updated_at=str(data.get("updated_at") or data.get("created_at") or now_iso()),
-            model=str(data.get("model") or ""),
-            base_url=str(data.get("base_url") or ""),
-            profile=str(data.get("profile") or ""),
-            system_prompt=str(data.get("system_prompt") or ""),
-            draft=str(data.get("draft") or ""),
-            messages=[Message.from_dict(m) for m in data["messages"]],
-        )
+        found = issues if issues is not None else []
+
+        def note_head(key: str, raw: Any, action: str) -> None:
+            found.append(FieldIssue(key, show(raw), action))
+
+        values = read_fields(data, CONVERSATION_FIELDS, note_head)
+        if not values.get("title"):
+            values["title"] = "New chat"
+        stamp = values.get("created_at") or values.get("updated_at") or now_iso()
+        values.setdefault("created_at", stamp)
+        values.setdefault("updated_at", stamp)
+        messages = []
+        for number, item in enumerate(data["messages"], 1):
+            if not isinstance(item, Mapping):
+                raise ValueError(f"message {number} is not an object")
+            pending: list[tuple[str, Any, str]] = []
+            message = Message.from_dict(item, _collect(pending))
+            for key, raw, action in pending:
+                found.append(FieldIssue(key, show(raw), action, number, message.id))
+            messages.append(message)
+        return cls(id=str(data["id"]), messages=messages, **values)
+
+
+#: How each saved field of :class:`Conversation` is read (``id`` comes from the
+#: file name, ``messages`` one by one through :data:`MESSAGE_FIELDS`).
+CONVERSATION_FIELDS: tuple[tuple[str, Converter], ...] = (
+    ("title", fields.text),
+    ("title_is_custom", fields.flag),
+    ("created_at", timestamp),
+    ("updated_at", timestamp),
+    ("model", fields.text),
+    ("base_url", fields.text),
+    ("profile", fields.text),
+    ("system_prompt", fields.text),
+    ("draft", fields.text),
+)

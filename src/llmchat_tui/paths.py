@@ -51,11 +51,42 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
+PRIVATE_DIR_MODE = 0o700
+
+
+def make_private_dirs(path: Path) -> Path:
+    """Create ``path`` and any missing parents, each new folder exactly 0700.
+
+    The mode does not depend on the umask (``mkdir -p`` would make parents
+    0777 under ``umask 000``), as the XDG base directory spec asks for the
+    folders it names. Folders that already exist are left as they are, so
+    this is safe for a folder the user chose (an export's destination).
+    Raises ``OSError`` if a folder cannot be created.
+    """
+    path = Path(path)
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to change
+        os.chmod(folder, PRIVATE_DIR_MODE)  # the umask may have taken bits away
+    return path
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` (and parents, as :func:`make_private_dirs`) and make it 0700.
+
+    For the app's own folders (data, conversations, trash, log, cache): an
+    existing one is made 0700 too. Raises ``OSError`` if it cannot be created.
+    """
+    make_private_dirs(path)
     try:
-        os.chmod(path, 0o700)
+        os.chmod(path, PRIVATE_DIR_MODE)
     except OSError:
         pass
     return path

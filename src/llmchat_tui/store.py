@@ -7,6 +7,7 @@ Layout of a data folder (0700, every file 0600)::
         index.json              a cache of every conversation's summary
         conversations/
             <id>.json           one conversation, schema_version'ed
+        trash/                  deleted conversations and messages (see llmchat_tui.trash)
 
 Guarantees:
 
@@ -19,6 +20,9 @@ Guarantees:
   and never overwritten by :meth:`Store.save`.
 * Older files are upgraded in memory through :data:`UPGRADES`; files written
   by a newer version are skipped.
+* A deleted conversation is moved to ``trash/`` with one ``os.replace`` in the
+  same file system, so at every instant its file is in ``conversations/`` or
+  in ``trash/``, whole; restoring moves it back the same way.
 
 This module uses the standard library only and must never import Textual.
 """
@@ -36,11 +40,30 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from llmchat_tui.models import SCHEMA_VERSION, Conversation, Status, parse_iso
+from llmchat_tui.models import (
+    SCHEMA_VERSION,
+    Conversation,
+    FieldIssue,
+    Message,
+    Status,
+    message_role,
+    parse_iso,
+)
 from llmchat_tui.paths import ensure_private_dir
+from llmchat_tui.trash import (
+    TRASH_DAYS,
+    TrashEntry,
+    TrashName,
+    encode_message_entry,
+    entry_name,
+    iso,
+    parse_name,
+    read_message_entry,
+)
 
 __all__ = [
     "INDEX_VERSION",
@@ -50,6 +73,7 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "Summary",
+    "TrashEntry",
     "atomic_write_bytes",
     "decode_conversation",
     "encode_conversation",
@@ -200,46 +224,39 @@ def encode_conversation(conv: Conversation) -> bytes:
         return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")
 
 
-def decode_conversation(raw: bytes, conv_id: str | None = None) -> Conversation:
+def decode_conversation(
+    raw: bytes, conv_id: str | None = None, issues: list[FieldIssue] | None = None
+) -> Conversation:
     """Parse, upgrade and validate the bytes of a conversation file.
 
     ``conv_id`` (the file's name) wins over the ``id`` inside the file, so a
     copied file becomes a conversation of its own. Raises :class:`StoreError`
-    whose message is the reason the file cannot be used.
+    whose message is the reason the file cannot be used (see
+    :meth:`Conversation.from_dict` for what makes a file unusable); a field
+    of the wrong type is converted or dropped instead, and reported in
+    ``issues``.
     """
     data = _parse_upgraded(raw, conv_id)
     try:
-        return Conversation.from_dict(data)
+        return Conversation.from_dict(data, issues)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
-
-
-_ROLES = frozenset(("system", "user", "assistant"))
-_STATUSES = frozenset(status.value for status in Status)
 
 
 def summarize_conversation(raw: bytes, conv_id: str) -> tuple[Conversation, int]:
     """The conversation's fields without its messages, and how many it has.
 
-    Used to rebuild the index: it checks every message by the same rules as
-    :func:`decode_conversation` (so an unusable file is still skipped at
-    start-up) but builds no message objects, which was a quarter of the time
-    of rebuilding an index of 10,000 conversations (benchmark B4).
+    Used to rebuild the index: it checks every message by the same rule as
+    :func:`decode_conversation` (:func:`message_role`), so start-up skips
+    exactly the files load would refuse, but builds no message objects,
+    which was a quarter of the time of rebuilding an index of 10,000
+    conversations (benchmark B4).
     """
     data = _parse_upgraded(raw, conv_id)
     messages = data["messages"]
-    for message in messages:
-        if message.get("role") not in _ROLES:
-            raise StoreError(f"not a conversation: unknown message role {message.get('role')!r}")
-        if not isinstance(message.get("content", ""), str):
-            raise StoreError("not a conversation: message content is not text")
-        if message.get("status", "complete") not in _STATUSES:
-            raise StoreError(
-                f"not a conversation: unknown message status {message.get('status')!r}"
-            )
-        if not isinstance(message.get("usage") or {}, dict):
-            raise StoreError("not a conversation: message usage is not an object")
     try:
+        for message in messages:
+            message_role(message)
         head = Conversation.from_dict({**data, "messages": []})
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
@@ -468,6 +485,8 @@ class Store:
         # Skips that are not cached (I/O errors may be transient), by file name.
         self._io_skips: dict[str, str] = {}
         self._last_skipped: list[Skipped] = []
+        # Warnings of the last load of each conversation (see warnings_for).
+        self._warnings: dict[str, list[str]] = {}
         self._index_dirty = False
         self._last_flush = float("-inf")
         self._lock_fd: int | None = None
@@ -489,6 +508,11 @@ class Store:
     def index_path(self) -> Path:
         """The index cache, ``<data_dir>/index.json``."""
         return self._data_dir / "index.json"
+
+    @property
+    def trash_dir(self) -> Path:
+        """The trash, ``<data_dir>/trash`` (created when first used)."""
+        return self._data_dir / "trash"
 
     @property
     def lock_path(self) -> Path:
@@ -606,7 +630,10 @@ class Store:
         with self._write_permission() as allowed:
             if not allowed:
                 return
-            for folder, prefix in ((self._conv_dir, "."), (self._data_dir, ".index.")):
+            folders = [(self._conv_dir, "."), (self._data_dir, ".index.")]
+            if self.trash_dir.is_dir():
+                folders.append((self.trash_dir, "."))
+            for folder, prefix in folders:
                 with os.scandir(folder) as scan:
                     for dirent in scan:
                         name = dirent.name
@@ -721,6 +748,11 @@ class Store:
         another process holds the lock, in which case only the returned copy
         is fixed. Raises :class:`StoreError` if the file is missing or
         unreadable; an unreadable file is then refused by :meth:`save`.
+
+        A field of the wrong type (a hand edit) does not stop the load: it is
+        converted or left at its default, the file is not rewritten, and a
+        warning naming the file, the message and the field is logged and
+        kept for :meth:`warnings_for`.
         """
         path = self.path_for(conv_id)
         name = path.name
@@ -736,13 +768,20 @@ class Store:
                 reason = f"cannot be read ({error.strerror or error})"
                 self._mark_skipped(name, reason, None)
                 raise StoreError(f"{path}: {reason}") from error
+            issues: list[FieldIssue] = []
+            self._warnings.pop(conv_id, None)
             try:
-                conv = decode_conversation(raw, conv_id)
+                conv = decode_conversation(raw, conv_id, issues)
             except StoreError as error:
                 self._drop_entry(conv_id)
                 self._mark_skipped(name, str(error), stat)
                 raise StoreError(f"{path}: {error}") from error
             self._unmark_skipped(name)
+            if issues:
+                warnings = [f"{path}: {issue}" for issue in issues]
+                self._warnings[conv_id] = warnings
+                for warning in warnings:
+                    log.warning("%s", warning)
 
             stuck = [m for m in conv.messages if m.status == Status.STREAMING]
             for message in stuck:
@@ -760,6 +799,17 @@ class Store:
                 self._set_entry(conv_id, entry)
                 self._index_dirty = True
             return conv
+
+    def warnings_for(self, conv_id: str) -> list[str]:
+        """The warnings of the last :meth:`load` of ``conv_id`` ([] if it was clean).
+
+        One line per field that was converted or ignored, e.g.
+        ``<path>: message 2 (id 01J…): ttft_s = "fast": not a number; ignored``.
+        The value shown is ASCII JSON cut to 40 characters (no terminal
+        controls), but it came from a file: show it as plain text, not markup.
+        """
+        with self._mutex:
+            return list(self._warnings.get(conv_id, ()))
 
     def search(self, query: str, *, cancelled: Callable[[], bool] | None = None) -> Iterator[str]:
         """Yield the ids of conversations whose title or a message contains ``query``.
@@ -833,6 +883,327 @@ class Store:
             self._drop_entry(conv_id)
             self.flush_index()
 
+    # -- the trash ------------------------------------------------------------
+
+    def trash(self, conv_id: str, *, now: datetime | None = None) -> TrashEntry:
+        """Move a conversation's file into the trash; :meth:`restore` brings it back.
+
+        One ``os.replace`` within the data folder: at every instant the file
+        is whole in ``conversations/`` or in ``trash/``, and its bytes are not
+        changed. The conversation leaves the index. ``now`` (UTC) is the
+        deletion time to record (tests). Refuses, with :class:`StoreError`,
+        a missing or unreadable file (its bytes are the user's to recover)
+        and a data folder locked by another process.
+        """
+        path = self.path_for(conv_id)
+        name = path.name
+        with self._mutex:
+            self._ensure_open()
+            reason = self._skip_reason(name)
+            if reason is not None:
+                raise StoreError(f"refusing to trash unreadable {path}: {reason}")
+            with self._write_permission() as allowed:
+                if not allowed:
+                    raise self._busy()
+                try:
+                    raw, stat = _read_file(path)
+                except FileNotFoundError:
+                    self._drop_entry(conv_id)
+                    raise StoreError(f"no saved conversation {conv_id}") from None
+                except OSError as error:
+                    raise StoreError(f"could not read {path}: {error}") from error
+                try:
+                    head, _ = summarize_conversation(raw, conv_id)
+                except StoreError as error:
+                    self._drop_entry(conv_id)
+                    self._mark_skipped(name, str(error), stat)
+                    raise StoreError(f"refusing to trash unreadable {path}: {error}") from error
+                try:
+                    ensure_private_dir(self.trash_dir)
+                    target, moment = self._free_trash_path(conv_id, now, "conversation")
+                    os.replace(path, target)
+                except OSError as error:
+                    raise StoreError(f"could not move {path} to the trash: {error}") from error
+                _fsync_dir(self.trash_dir)
+                _fsync_dir(self._conv_dir)
+            self._drop_entry(conv_id)
+            self._warnings.pop(conv_id, None)
+            self.flush_index()
+            return TrashEntry(
+                id=target.name[: -len(_SUFFIX)],
+                kind="conversation",
+                conversation_id=conv_id,
+                deleted_at=iso(moment),
+                title=head.title,
+                path=target,
+            )
+
+    def trash_message(
+        self, conversation: Conversation, message: Message, *, now: datetime | None = None
+    ) -> TrashEntry:
+        """Keep a copy of ``message`` in the trash before it is deleted.
+
+        Writes the entry (atomically) and changes nothing else: the caller
+        then removes the message from ``conversation`` and saves it. In that
+        order a crash at any instant leaves the message in the conversation,
+        in the trash, or in both. Raises :class:`StoreError` if ``message``
+        is not in ``conversation`` or the entry cannot be written.
+        """
+        position = next((n for n, m in enumerate(conversation.messages) if m is message), None)
+        if position is None:
+            raise StoreError("that message is not in this conversation")
+        _check_id(conversation.id)
+        with self._mutex:
+            self._ensure_open()
+            with self._write_permission() as allowed:
+                if not allowed:
+                    raise self._busy()
+                try:
+                    ensure_private_dir(self.trash_dir)
+                    target, moment = self._free_trash_path(conversation.id, now, "message")
+                    raw = encode_message_entry(conversation, message, position, moment)
+                    _atomic_write(target, raw)
+                except OSError as error:
+                    raise StoreError(f"could not keep the message in the trash: {error}") from error
+        return TrashEntry(
+            id=target.name[: -len(_SUFFIX)],
+            kind="message",
+            conversation_id=conversation.id,
+            deleted_at=iso(moment),
+            title=conversation.title,
+            path=target,
+            message_id=message.id,
+            position=position,
+            role=message.role,
+        )
+
+    def trashed(self) -> list[TrashEntry]:
+        """Everything in the trash, most recently deleted first.
+
+        Reads each entry for its title; creates nothing. An entry whose file
+        cannot be read is listed with the title ``(unreadable)``.
+        """
+        names = sorted(self._trash_names(), key=lambda n: (n.deleted, n.id), reverse=True)
+        return [self._read_trash_entry(name) for name in names]
+
+    def find_trashed(self, text: str) -> TrashEntry:
+        """The entry whose id is ``text`` or the only one whose id starts with it.
+
+        An entry's id starts with its conversation's id, so a conversation id
+        (or a prefix of one) finds it too. :class:`StoreError` if nothing or
+        more than one entry matches.
+        """
+        names = self._trash_names()
+        matches = [n for n in names if n.id == text] or [
+            n for n in names if text and n.id.startswith(text)
+        ]
+        if not matches:
+            raise StoreError(f"nothing in the trash matches {text} (see llmchat-tui trash)")
+        if len(matches) > 1:
+            raise StoreError(
+                f"ambiguous id {text}: {len(matches)} entries in the trash match; "
+                "give more of the ID"
+            )
+        return self._read_trash_entry(matches[0])
+
+    def restore(self, entry: TrashEntry | str, *, into: Conversation | None = None) -> TrashEntry:
+        """Bring an entry back from the trash; ``entry`` may be an id or prefix.
+
+        A conversation is moved back (one ``os.replace``; same bytes) and
+        listed again, unless a conversation with its id exists: that is never
+        overwritten. A message is put back after the message that preceded
+        it (or at its old position) and the conversation saved, then the
+        entry removed. Pass ``into`` the conversation if you hold it in
+        memory (the app's open copy), so that copy gets the message;
+        otherwise it is loaded from disk. Raises :class:`StoreError` with the
+        reason if the entry cannot be restored.
+        """
+        with self._mutex:
+            self._ensure_open()
+            if not isinstance(entry, TrashEntry):
+                entry = self.find_trashed(entry)
+            with self._write_permission() as allowed:
+                if not allowed:
+                    raise self._busy()
+                if entry.kind == "conversation":
+                    self._restore_conversation(entry)
+                else:
+                    self._restore_message(entry, into)
+            return entry
+
+    def purge_trash(
+        self, older_than_days: float = TRASH_DAYS, *, now: datetime | None = None
+    ) -> list[TrashEntry]:
+        """Delete for good the entries deleted more than ``older_than_days`` before ``now``.
+
+        Meant for start-up. Returns what was removed, most recent first. Does
+        nothing while another process holds the data folder's lock, and
+        creates nothing when there is no trash.
+        """
+        moment = now if now is not None else datetime.now(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        cutoff = moment - timedelta(days=older_than_days)
+        with self._mutex:
+            old = [n for n in self._trash_names() if n.deleted < cutoff]
+            if not old:
+                return []
+            removed = []
+            with self._write_permission() as allowed:
+                if not allowed:
+                    return []
+                for name in sorted(old, key=lambda n: (n.deleted, n.id), reverse=True):
+                    entry = self._read_trash_entry(name)
+                    try:
+                        os.unlink(entry.path)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as error:
+                        log.warning("could not purge %s: %s", entry.path, error)
+                        continue
+                    removed.append(entry)
+                if removed:
+                    _fsync_dir(self.trash_dir)
+            return removed
+
+    def _busy(self) -> StoreError:
+        return StoreError(f"another llmchat-tui is using {self._data_dir}; close it first")
+
+    def _free_trash_path(
+        self, conv_id: str, now: datetime | None, kind: Literal["conversation", "message"]
+    ) -> tuple[Path, datetime]:
+        """A trash file name no entry has yet (the lock makes this the only writer)."""
+        moment = now if now is not None else datetime.now(UTC)
+        while True:
+            path = self.trash_dir / entry_name(conv_id, moment, kind)
+            if not os.path.lexists(path):
+                return path, moment
+            moment += timedelta(microseconds=1)
+
+    def _trash_names(self) -> list[TrashName]:
+        names = []
+        try:
+            with os.scandir(self.trash_dir) as scan:
+                for dirent in scan:
+                    parsed = parse_name(dirent.name)
+                    if parsed is not None and dirent.is_file(follow_symlinks=False):
+                        names.append(parsed)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as error:
+            raise StoreError(f"cannot list {self.trash_dir}: {error}") from error
+        return names
+
+    def _read_trash_entry(self, name: TrashName) -> TrashEntry:
+        path = self.trash_dir / (name.id + _SUFFIX)
+        deleted_at = iso(name.deleted)
+        if name.kind == "conversation":
+            try:
+                head, _ = summarize_conversation(_read_file(path)[0], name.conversation_id)
+                title = head.title
+            except (OSError, StoreError):
+                title = "(unreadable)"
+            return TrashEntry(
+                name.id, "conversation", name.conversation_id, deleted_at, title, path
+            )
+        try:
+            found = read_message_entry(_read_file(path)[0])
+        except (OSError, ValueError):
+            return TrashEntry(
+                name.id, "message", name.conversation_id, deleted_at, "(unreadable)", path
+            )
+        message_id = found["message"].get("id")
+        return TrashEntry(
+            id=name.id,
+            kind="message",
+            conversation_id=name.conversation_id,
+            deleted_at=deleted_at,
+            title=found["title"],
+            path=path,
+            message_id=message_id if isinstance(message_id, str) else None,
+            position=found["position"],
+            role=found["role"],
+        )
+
+    def _restore_conversation(self, entry: TrashEntry) -> None:
+        conv_id = entry.conversation_id
+        live = self.path_for(conv_id)
+        if os.path.lexists(live):
+            raise StoreError(
+                f"cannot restore {entry.id}: a conversation {conv_id} already exists "
+                "(it was left as it is)"
+            )
+        try:
+            os.replace(entry.path, live)
+        except FileNotFoundError:
+            raise StoreError(f"{entry.id} is no longer in the trash") from None
+        except OSError as error:
+            raise StoreError(f"could not restore {entry.path}: {error}") from error
+        _fsync_dir(self._conv_dir)
+        _fsync_dir(self.trash_dir)
+        try:
+            raw, stat = _read_file(live)
+        except OSError:
+            return  # listed again at the next open()
+        try:
+            head, count = summarize_conversation(raw, conv_id)
+        except StoreError as error:
+            self._mark_skipped(live.name, str(error), stat)
+        else:
+            self._unmark_skipped(live.name)
+            self._set_entry(conv_id, _entry(head, stat, count))
+            self._index_dirty = True
+        self.flush_index()
+
+    def _restore_message(self, entry: TrashEntry, into: Conversation | None) -> None:
+        try:
+            raw, _ = _read_file(entry.path)
+        except FileNotFoundError:
+            raise StoreError(f"{entry.id} is no longer in the trash") from None
+        except OSError as error:
+            raise StoreError(f"could not read {entry.path}: {error}") from error
+        try:
+            found = read_message_entry(raw)
+            message = Message.from_dict(found["message"])
+        except ValueError as error:
+            raise StoreError(f"cannot restore {entry.id}: {error}") from error
+        conv_id = entry.conversation_id
+        if into is not None and into.id != conv_id:
+            raise StoreError(f"{entry.id} belongs to conversation {conv_id}, not {into.id}")
+        if into is not None:
+            conversation = into
+        elif not self.path_for(conv_id).exists():
+            raise StoreError(
+                f"cannot restore {entry.id}: its conversation {conv_id} is not saved; "
+                "restore the conversation first"
+            )
+        else:
+            conversation = self.load(conv_id)
+        if any(m.id == message.id for m in conversation.messages):
+            raise StoreError(
+                f"cannot restore {entry.id}: that message is already in the conversation"
+            )
+        at = min(found["position"], len(conversation.messages))
+        after = found["after_id"]
+        for number, other in enumerate(conversation.messages):
+            if after is not None and other.id == after:
+                at = number + 1
+                break
+        conversation.messages.insert(at, message)
+        conversation.touch()
+        try:
+            self.save(conversation)
+        except StoreError:
+            conversation.messages.remove(message)
+            raise
+        try:
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            log.warning("restored, but could not remove %s: %s", entry.path, error)
+        _fsync_dir(self.trash_dir)
+
     # -- the single-instance lock ---------------------------------------------
 
     def acquire_lock(self, *, wait: float = 0.5) -> None:
@@ -852,6 +1223,8 @@ class Store:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
             except OSError as error:
                 raise StoreError(f"cannot open {self.lock_path}: {error}") from error
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, FILE_MODE)  # exactly 0600 whatever the umask
             deadline = time.monotonic() + wait
             while True:
                 try:

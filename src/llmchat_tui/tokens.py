@@ -17,9 +17,11 @@ No Textual import here.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,26 +86,32 @@ def _bundled_bytes(name: str) -> bytes:
 
 
 def _seed_cache(name: str) -> Path:
-    """Make sure the private tiktoken cache holds a verified copy of ``name``."""
+    """Make sure the private tiktoken cache holds a verified copy of ``name``.
+
+    The cache folders are 0700 and the file 0600, whatever the umask.
+    """
+    from llmchat_tui.store import atomic_write_bytes
+
     folder = paths.cache_dir() / "tiktoken"
     target = folder / hashlib.sha1(_URLS[name].encode()).hexdigest()
     try:
         if target.exists():
             data = target.read_bytes()
             if hashlib.sha256(data).hexdigest() == EXPECTED_SHA256[name]:
+                if stat.S_IMODE(target.stat().st_mode) != 0o600:
+                    with contextlib.suppress(OSError):
+                        os.chmod(target, 0o600)  # written by an older version
                 return folder
-        folder.mkdir(parents=True, exist_ok=True)
-        data = _bundled_bytes(name)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        paths.ensure_private_dir(paths.cache_dir())
+        paths.ensure_private_dir(folder)
+        atomic_write_bytes(target, _bundled_bytes(name), 0o600)
     except OSError:
-        # An unwritable cache folder: fall back to a temporary one.
+        # An unwritable cache folder: fall back to a temporary one (mkdtemp: 0700).
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix="llmchat-tiktoken-"))
         target = folder / hashlib.sha1(_URLS[name].encode()).hexdigest()
-        target.write_bytes(_bundled_bytes(name))
+        atomic_write_bytes(target, _bundled_bytes(name), 0o600)
     return folder
 
 
