@@ -12,6 +12,7 @@ import json
 import re
 from datetime import UTC
 
+from llmchat_tui.blocks import close_open_fence
 from llmchat_tui.models import Conversation, Message, Status, parse_iso
 from llmchat_tui.sanitize import clean, clean_line
 
@@ -27,7 +28,6 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters that would turn a one-line field into Markdown or HTML markup.
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>])")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 _STATUS_NOTES = {
     Status.CANCELLED: "reply cancelled",
@@ -56,30 +56,9 @@ def _inline(text: str) -> str:
     return _escape(clean_line(text))
 
 
-def _close_fences(text: str) -> str:
-    """``text`` with a closing fence added if it ends inside a fenced code block.
-
-    A reply stopped in the middle of a code block would otherwise swallow the
-    rest of the document.
-    """
-    opening: str | None = None
-    for line in text.split("\n"):
-        match = _FENCE.match(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if opening is None:
-            if not (fence[0] == "`" and "`" in rest):
-                opening = fence
-        elif fence[0] == opening[0] and len(fence) >= len(opening) and not rest.strip():
-            opening = None
-    if opening is None:
-        return text
-    return text.rstrip("\n") + "\n" + opening
-
-
 def _block(text: str) -> str:
-    return _close_fences(clean(text).strip("\n"))
+    # A reply stopped inside a code block would swallow the rest of the document.
+    return close_open_fence(clean(text).strip("\n"))
 
 
 def _quote(text: str) -> str:

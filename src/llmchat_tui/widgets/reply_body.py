@@ -13,83 +13,41 @@ widget per block as text arrives; measured here it fell behind fast streams
   once as it freezes.
 
 A block is finished at a blank line outside a code fence that is followed by
-a line that does not continue it (not indented). The same Rich renderer draws
-finished replies loaded from history, so a reply looks the same live and
-after a restart.
+a line that does not continue it (not indented), or at a closing fence. Code
+fences are followed line by line by :class:`llmchat_tui.blocks.FenceTracker`
+(each line looked at once). Before a block freezes, the renderer's own parse
+of the tail so far (:func:`llmchat_tui.blocks.outline`, block rules only,
+bounded by the block) confirms that no top-level block runs across the cut; it
+also corrects the tracker where a fence it cannot see (in a list item) decides.
+Each piece is drawn with exactly the lines it has in the whole reply
+(:class:`~llmchat_tui.widgets.reply_markdown.FrozenBlock`), so the reply looks
+the same however the stream was cut, and the same renderer
+(:func:`markdown_renderable`) draws finished replies loaded from history.
 """
 
 from __future__ import annotations
 
-import re
-
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import Markdown as RichMarkdown
-from rich.segment import Segment
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+from llmchat_tui.blocks import (
+    FenceTracker,
+    LineKind,
+    fence_content,
+    line_count,
+    line_start,
+    outline,
+)
+from llmchat_tui.widgets.reply_markdown import AFTER_NOTHING, FrozenBlock, markdown_renderable
+
+__all__ = ["FrozenBlock", "ReplyBody", "markdown_renderable"]
 
 
-def markdown_renderable(text: str) -> RichMarkdown:
-    """How every reply body is drawn (live or from history)."""
-    return RichMarkdown(text or " ", code_theme="monokai", hyperlinks=False)
-
-
-def _blank(line: list[Segment]) -> bool:
-    """An empty line (spaces without a background, as between paragraphs)."""
-    return all(
-        not segment.text.strip() and (segment.style is None or not segment.style.bgcolor)
-        for segment in line
-    )
-
-
-class FrozenBlock:
-    """A finished block drawn without blank lines at either end.
-
-    Rich puts a blank line before some elements (lists) when they are drawn
-    on their own; the widget's one-line margin is the only gap after a frozen
-    block, so the reply is as tall as the same text drawn whole, wherever the
-    stream happened to be split into blocks.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.markdown = markdown_renderable(text)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # Render at the natural height: Textual passes the widget's height,
-        # which would crop the untrimmed lines before they are trimmed.
-        lines = console.render_lines(self.markdown, options.update(height=None), pad=False)
-        while lines and _blank(lines[-1]):
-            lines.pop()
-        while lines and _blank(lines[0]):
-            lines.pop(0)
-        new_line = Segment.line()
-        for line in lines:
-            yield from line
-            yield new_line
-
-
-class FenceTracker:
-    """Follows code fences line by line, incrementally (each line seen once)."""
-
-    def __init__(self) -> None:
-        self.open_fence: str | None = None
-
-    def feed_line(self, line: str) -> None:
-        match = _FENCE.match(line)
-        if match is None:
-            return
-        marker = match.group(1)
-        if self.open_fence is None:
-            self.open_fence = marker
-        elif (
-            marker[0] == self.open_fence[0]
-            and len(marker) >= len(self.open_fence)
-            and not line.strip()[len(marker) :].strip()
-        ):
-            self.open_fence = None
+def _is_blank(line: str) -> bool:
+    """A blank line as markdown-it reads one (spaces and tabs only)."""
+    return not line.strip(" \t\r")
 
 
 class ReplyBody(Vertical):
@@ -103,9 +61,6 @@ class ReplyBody(Vertical):
     ReplyBody > Static {
         height: auto;
     }
-    ReplyBody > Static.frozen {
-        margin-bottom: 1;
-    }
     """
 
     def __init__(self) -> None:
@@ -113,8 +68,10 @@ class ReplyBody(Vertical):
         self._tail_text = ""  # the unfinished block(s)
         self._scan_from = 0  # offset in _tail_text of the first line not yet seen
         self._fences = FenceTracker()
+        self._fence_at = -1  # offset in _tail_text of the open fence's opening line
         self._boundary: int | None = None  # end of the last finished block in _tail_text
         self._tail: Static | None = None
+        self._after = AFTER_NOTHING  # what the next frozen block follows
         self.frozen_blocks = 0
 
     def on_mount(self) -> None:
@@ -133,56 +90,83 @@ class ReplyBody(Vertical):
             end = text.find("\n", self._scan_from)
             if end < 0:
                 return
-            line = text[self._scan_from : end]
             start = self._scan_from
+            line = text[start:end]
             self._scan_from = end + 1
-            was_open = self._fences.open_fence is not None
-            self._fences.feed_line(line)
-            if was_open and self._fences.open_fence is None:
+            kind = self._fences.feed(line)
+            if kind is LineKind.OPEN:
+                self._fence_at = start
+            if kind is LineKind.CLOSE:
+                self._fence_at = -1
                 self._boundary = self._scan_from  # a closed fence ends a block
-            elif not was_open and self._fences.open_fence is None and not line.strip():
+            elif kind is LineKind.TEXT and _is_blank(line):
                 self._boundary = self._scan_from
-            elif self._boundary is not None and self._boundary == start and line[:1] in (" ", "\t"):
+            elif self._boundary == start and line[:1] in (" ", "\t"):
                 # An indented line right after a blank one continues the block
                 # (a list item's paragraph): not a boundary after all.
                 self._boundary = None
+
+    def _can_split(self, boundary: int) -> bool:
+        """Whether the renderer agrees that a block ends at ``boundary``.
+
+        One block-level parse of the tail seen so far (bounded by the block).
+        Where it finds the text inside a fence the line tracker missed (say a
+        fence in a list item closed too far left), the tracker follows it.
+        """
+        seen = self._tail_text[: self._scan_from]
+        shape = outline(seen)
+        if shape.open_fence is not None:
+            self._fences.open = shape.open_fence
+            self._fence_at = line_start(seen, shape.open_fence_line)
+        return shape.splits_at(line_count(self._tail_text[:boundary]))
 
     async def render_pending(self) -> None:
         """Freeze finished blocks and redraw the tail (one call per frame)."""
         assert self._tail is not None
         boundary = self._boundary
         if boundary is not None and self._scan_from > boundary and boundary > 0:
-            finished = self._tail_text[:boundary]
-            self._tail_text = self._tail_text[boundary:]
-            self._scan_from -= boundary
             self._boundary = None
-            if finished.strip():
-                # One blank line after every finished block, as in a full render.
-                frozen = Static(FrozenBlock(finished), classes="frozen")
-                await self.mount(frozen, before=self._tail)
-                self.frozen_blocks += 1
+            if self._can_split(boundary):
+                finished = self._tail_text[:boundary]
+                self._tail_text = self._tail_text[boundary:]
+                self._scan_from -= boundary
+                if self._fence_at >= 0:
+                    self._fence_at -= boundary
+                if finished.strip():
+                    block = FrozenBlock(finished, self._after)
+                    self._after = block.then or self._after
+                    await self.mount(Static(block, classes="frozen"), before=self._tail)
+                    self.frozen_blocks += 1
         self._tail.update(self._tail_renderable())
 
-    def _tail_renderable(self) -> RichMarkdown | Text:
-        text = self._tail_text
-        if self._fences.open_fence is not None:
-            # An open code fence: plain text until it closes (highlight once, later).
-            fence_at = text.rfind("\n" + self._fences.open_fence)
-            head = 0 if fence_at < 0 else fence_at + 1
-            code = text[head:]
-            first_newline = code.find("\n")
-            body = code[first_newline + 1 :] if first_newline >= 0 else ""
-            if text[:head].strip():
-                from rich.console import Group
+    def _markdown_tail(self, text: str) -> RenderableType:
+        """The tail drawn as Markdown, as it looks after the frozen blocks."""
+        if self._after is AFTER_NOTHING:
+            return markdown_renderable(text)
+        return FrozenBlock(text, self._after)
 
-                return Group(markdown_renderable(text[:head]), Text(body, style="dim"))
-            return Text(body, style="dim")
-        return markdown_renderable(text)
+    def _tail_renderable(self) -> RenderableType:
+        text = self._tail_text
+        fence = self._fences.open
+        if fence is None or self._fence_at < 0:
+            return self._markdown_tail(text)
+        # An open code fence: plain text until it closes (highlight once, later).
+        head = text[: self._fence_at]
+        first_newline = text.find("\n", self._fence_at)
+        body = text[first_newline + 1 :] if first_newline >= 0 else ""
+        if "\r" in body:
+            body = body.replace("\r\n", "\n")
+        if fence.indent:
+            body = "\n".join(fence_content(fence, line) for line in body.split("\n"))
+        code = Text(body, style="dim")
+        if head.strip():
+            return Group(self._markdown_tail(head), code)
+        return code
 
     async def finish(self) -> None:
         """The stream ended: freeze what is left."""
         assert self._tail is not None
         if self._tail_text.strip():
-            self._tail.update(markdown_renderable(self._tail_text))
+            self._tail.update(self._markdown_tail(self._tail_text))
         else:
             await self._tail.remove()
