@@ -80,7 +80,8 @@ class Terminal:
     Args:
         argv: the command and its arguments.
         env: the whole environment of the child (default: a copy of ``os.environ``);
-            ``TERM``, ``COLUMNS`` and ``LINES`` are always set to match the pty.
+            ``TERM`` is set to xterm-256color; ``COLUMNS`` and ``LINES`` are removed (the
+            size is the pty's).
         cwd: the child's working directory.
         columns / lines: the terminal size (also set on the pty with ``TIOCSWINSZ``).
     """
@@ -104,7 +105,11 @@ class Terminal:
         self._reader_error: BaseException | None = None
 
         child_env = dict(os.environ if env is None else env)
-        child_env.update(TERM="xterm-256color", COLUMNS=str(columns), LINES=str(lines))
+        child_env["TERM"] = "xterm-256color"
+        # The size comes from the pty (TIOCSWINSZ), as in a real terminal: COLUMNS and
+        # LINES in the environment would pin it and hide every resize.
+        child_env.pop("COLUMNS", None)
+        child_env.pop("LINES", None)
 
         master, slave = pty.openpty()
         try:
@@ -205,8 +210,12 @@ class Terminal:
             os.killpg(self.proc.pid, signal.SIGWINCH)
 
     def press(self, *keys: str) -> None:
-        """Press named keys (``"enter"``, ``"escape"``, ``"ctrl+q"``, ``"up"``, ...) in turn."""
+        """Press keys in turn: named ones (``"enter"``, ``"escape"``, ``"ctrl+q"``, ``"up"``)
+        or single printable characters (``"e"``, ``"Y"``)."""
         for key in keys:
+            if len(key) == 1 and key.isprintable():
+                self.send(key)
+                continue
             try:
                 self.send(KEYS[key.lower()])
             except KeyError:

@@ -179,6 +179,7 @@ class ChatScreen(Screen[None]):
         self.outbox = Outbox()
         self.conversation: Conversation = session.new_conversation()
         self.sidebar_choice: bool | None = None  # None: by the terminal's width
+        self._wide: bool | None = None
         self._peeking = False
         self._draft_timer: Timer | None = None
         self._estimate_timer: Timer | None = None
@@ -227,6 +228,11 @@ class ChatScreen(Screen[None]):
     # -- the sidebar's place -------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
+        wide = event.size.width >= NARROW
+        if wide != self._wide:
+            # Crossing the threshold hands the choice back to the width.
+            self._wide = wide
+            self.sidebar_choice = None
         if self.sidebar.is_mounted:
             self._place_sidebar()
 

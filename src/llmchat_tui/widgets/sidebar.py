@@ -265,11 +265,20 @@ class Sidebar(Vertical):
             pass
 
     def show_only(self, ids: list[str] | None) -> None:
-        """Show only ``ids`` (in the given order), or every row for None."""
+        """Show only ``ids`` (in the given order), or every row for None.
+
+        The highlighted result stays highlighted when it is still listed (new
+        results arrive as the user types and moves through them).
+        """
+        before = self.option_list.highlighted_id()
         self.filtered_ids = ids
         self._rebuild()
         if ids:
-            self.option_list.highlighted = 0
+            try:
+                keep = self.option_list.get_option_index(before) if before else 0
+            except Exception:  # no longer listed
+                keep = 0
+            self.option_list.highlighted = keep
 
     def clear_filter(self) -> None:
         """Empty the filter box and show every conversation."""
