@@ -195,26 +195,17 @@ def spec(n: int, *, rate: float = 0, burst: int = 1, seed: int = 0, mark: bool =
 
 
 def build_app(base_url: str, data_dir: Path, **overrides: Any) -> Any:
-    """The real app against ``base_url``, built like ``tests/conftest.py::make_app``."""
-    from llmchat_tui.app import ChatApp
+    """The real app against ``base_url``, through the production factory."""
     from llmchat_tui.config import Settings
-    from llmchat_tui.llm import ChatClient
-    from llmchat_tui.session import ChatSession
+    from llmchat_tui.factory import build_app as build
     from llmchat_tui.store import Store
 
-    settings = Settings(base_url=base_url, model="gpt-4o-mini")
+    settings = Settings(base_url=base_url, model="gpt-4o-mini", api_key="x")
     for key, value in overrides.items():
         setattr(settings, key, value)
     store = Store(data_dir)
     skipped = store.open()
-    client = ChatClient(
-        base_url=settings.base_url,
-        api_key="x",
-        stream_usage=settings.stream_usage,
-        connect_timeout=settings.connect_timeout,
-        stall_timeout=settings.stall_timeout,
-    )
-    return ChatApp(ChatSession(settings, store, client), skipped=skipped)
+    return build(settings, store, skipped=skipped, first_run=False)
 
 
 def press_nowait(app: Any, key: str) -> None:

@@ -555,20 +555,17 @@ def sidebar_filled(app: Any, expect: int) -> bool:
 async def b4_start(data_dir: Path, expect: int) -> dict[str, Any]:
     """One start-up, in a fresh process: Store+App to the first frame with the sidebar full."""
     t_import = time.perf_counter()
-    from llmchat_tui.app import ChatApp
     from llmchat_tui.config import Settings
-    from llmchat_tui.llm import ChatClient
-    from llmchat_tui.session import ChatSession
+    from llmchat_tui.factory import build_app
     from llmchat_tui.store import Store
 
     imported = time.perf_counter() - t_import
     profile_start()
     with Meter() as meter:
-        settings = Settings(base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini")
+        settings = Settings(base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini", api_key="x")
         store = Store(data_dir)
         skipped = store.open()
-        client = ChatClient(base_url=settings.base_url, api_key="x")
-        app = ChatApp(ChatSession(settings, store, client), skipped=skipped)
+        app = build_app(settings, store, skipped=skipped, first_run=False)
         async with app.run_test(size=SIZE) as pilot:
             deadline = time.monotonic() + 120
             while True:

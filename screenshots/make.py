@@ -70,19 +70,18 @@ TITLES = [
 
 
 def build_app(server: OpenAIServer, data: Path, **settings_overrides):
-    from llmchat_tui.app import ChatApp
     from llmchat_tui.config import Settings
-    from llmchat_tui.llm import ChatClient
-    from llmchat_tui.session import ChatSession
+    from llmchat_tui.factory import build_app as build
     from llmchat_tui.store import Store
 
-    settings = Settings(base_url=server.base_url, model="gpt-4o-mini")
+    settings = Settings(base_url=server.base_url, model="gpt-4o-mini", api_key="demo")
+    first_run = settings_overrides.pop("first_run", False)
+    probe_servers = settings_overrides.pop("probe_servers", None)
     for key, value in settings_overrides.items():
         setattr(settings, key, value)
     store = Store(data)
     skipped = store.open()
-    client = ChatClient(base_url=server.base_url, api_key="demo")
-    app = ChatApp(ChatSession(settings, store, client), skipped=skipped)
+    app = build(settings, store, skipped=skipped, first_run=first_run, probe_servers=probe_servers)
     app.settings.base_url = "http://localhost:11434/v1"  # stable text in pictures
     return app
 
@@ -115,9 +114,7 @@ async def shoot(
     first_run: bool = False,
     probe: list | None = None,
 ) -> Path:
-    app = build_app(server, data)
-    app.first_run = first_run
-    app.probe_servers = probe
+    app = build_app(server, data, first_run=first_run, probe_servers=probe)
     async with app.run_test(size=(120, 40)) as pilot:
         await steps(app, pilot)
         path = HERE / f"{name}.svg"
@@ -190,11 +187,18 @@ async def main() -> None:
             made.append(await shoot("retry-countdown", server, data, retrying))
 
             async def picker(app, pilot):
-                server.models = ["gpt-4o-mini", "gpt-4.1", "llama3.2", "qwen2.5:7b",
-                                 "mistral-small", "deepseek-r1:8b"]
+                server.models = [
+                    "gpt-4o-mini",
+                    "gpt-4.1",
+                    "llama3.2",
+                    "qwen2.5:7b",
+                    "mistral-small",
+                    "deepseek-r1:8b",
+                ]
                 await pilot.press("f3")
-                await wait(pilot, lambda: "available" in str(
-                    app.screen.query_one("#picker-note").render()))
+                await wait(
+                    pilot, lambda: "available" in str(app.screen.query_one("#picker-note").render())
+                )
                 await pilot.press("l")
                 await pilot.pause(0.2)
 
@@ -205,8 +209,13 @@ async def main() -> None:
             empty = Path(tmp) / "empty"
 
             async def welcome(app, pilot):
-                await wait(pilot, lambda: "Found on this machine" in str(
-                    app.chat.query_one("#welcome-status").render()))
+                await wait(
+                    pilot,
+                    lambda: (
+                        "Found on this machine"
+                        in str(app.chat.query_one("#welcome-status").render())
+                    ),
+                )
                 await pilot.pause(0.2)
 
             app_args = {"first_run": True, "probe": [("Ollama", local.port)]}

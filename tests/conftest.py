@@ -54,11 +54,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
-    """Build the real app against the loopback server (``make_app(model=..., ...)``)."""
-    from llmchat_tui.app import ChatApp
+    """Build the real app against the loopback server through the production factory
+    (``make_app(model=..., ...)``: keyword arguments set Settings fields)."""
     from llmchat_tui.config import Settings
-    from llmchat_tui.llm import ChatClient
-    from llmchat_tui.session import ChatSession
+    from llmchat_tui.factory import build_app
     from llmchat_tui.store import Store
 
     def build(
@@ -68,24 +67,19 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
         first_run: bool = False,
         probe_servers: list[tuple[str, int]] | None = None,
         **overrides: Any,
-    ) -> ChatApp:
-        settings = Settings(base_url=server.base_url, model="gpt-4o-mini")
+    ) -> Any:
+        settings = Settings(base_url=server.base_url, model="gpt-4o-mini", api_key="test-key")
         for key, value in overrides.items():
             setattr(settings, key, value)
         store = Store(folder or data_dir)
         skipped = store.open()
-        client = ChatClient(
-            base_url=settings.base_url,
-            api_key="test-key",
-            stream_usage=settings.stream_usage,
-            connect_timeout=settings.connect_timeout,
-            stall_timeout=settings.stall_timeout,
-        )
-        return ChatApp(
-            ChatSession(settings, store, client, clock=clock),
+        return build_app(
+            settings,
+            store,
             skipped=skipped,
             first_run=first_run,
             probe_servers=probe_servers,
+            clock=clock,
         )
 
     return build

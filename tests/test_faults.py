@@ -192,7 +192,7 @@ async def test_bad_key_names_where_the_key_comes_from(make_app, server):
         assert gen.cause.kind == "auth"
         text = footer_text(app)
         assert "rejected the API key (401)" in text
-        assert "OPENAI_API_KEY" in text
+        assert "check api_key in the config file" in text  # where this key came from
     assert len(server.chat_requests) == 1  # not retried
 
 
@@ -272,7 +272,7 @@ async def test_connection_refused_names_the_url(make_app, server):
 async def test_the_api_key_never_reaches_screen_files_or_log(
     make_app, server, data_dir, tmp_path, caplog
 ):
-    from llmchat_tui.cli import RedactSecret
+    from llmchat_tui.logs import RedactSecret
 
     caplog.handler.addFilter(RedactSecret(SECRET))
     caplog.set_level(logging.INFO)

@@ -1,7 +1,7 @@
 """Where a request goes, and which key goes with it: a key goes only to its own host.
 
 Settings come from a real config file in a temp folder and an explicit
-environment; clients are built by the CLI's own factory (``cli.make_client``)
+environment; clients are built by the CLI's own factory (``factory.make_client``)
 and, where the server is on 127.0.0.1, asked for ``/models`` so the test sees
 the Authorization header the server really received. Remote hosts are never
 contacted: for them the test checks what *would* be sent.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llmchat_tui import cli
+from llmchat_tui import cli, factory
 from llmchat_tui.config import ConfigError, for_profile, load_settings, resolve_api_key
 from llmchat_tui.config_target import (
     precedence_markdown,
@@ -62,7 +62,7 @@ async def test_a_profile_key_goes_to_the_profile_not_to_openai_base_url(tmp_path
         }
         settings = load_settings(flags={"profile": "work"}, config_path=path, environ=env)
         assert (settings.base_url, settings.model) == (work.base_url, "w")
-        client = cli.make_client(settings)
+        client = factory.make_client(settings)
         try:
             assert client.base_url == work.base_url
             assert await authorization(client, work) == "Bearer sk-work"
@@ -76,7 +76,7 @@ async def test_openai_base_url_with_openai_api_key_still_pairs(tmp_path):
     with OpenAIServer() as ambient:
         env = {"OPENAI_BASE_URL": ambient.base_url + "/", "OPENAI_API_KEY": "sk-ambient"}
         settings = load_settings(config_path=config(tmp_path, ""), environ=env)
-        client = cli.make_client(settings)
+        client = factory.make_client(settings)
         try:
             assert await authorization(client, ambient) == "Bearer sk-ambient"
         finally:
@@ -98,7 +98,7 @@ async def test_switching_profile_does_not_send_the_start_up_key(tmp_path):
         store = Store(tmp_path / "chats")
         store.open()
         session = ChatSession(
-            settings, store, cli.make_client(settings), client_factory=cli.make_client
+            settings, store, factory.make_client(settings), client_factory=factory.make_client
         )
         try:
             conversation = session.new_conversation()
@@ -134,7 +134,7 @@ async def test_a_switched_profile_gets_its_own_key(tmp_path):
         store = Store(tmp_path / "chats")
         store.open()
         session = ChatSession(
-            settings, store, cli.make_client(settings), client_factory=cli.make_client
+            settings, store, factory.make_client(settings), client_factory=factory.make_client
         )
         try:
             conversation = session.new_conversation()
@@ -220,7 +220,7 @@ def test_a_key_over_plain_http_to_a_public_host_is_said_once(tmp_path, monkeypat
     assert len(target.warnings) == 1
     assert "plain http" in target.warnings[0] and "http://llm.example.com/v1" in target.warnings[0]
     assert "R_KEY" in target.warnings[0] and "sk-remote" not in target.warnings[0]
-    client = cli.make_client(settings)
+    client = factory.make_client(settings)
     assert client.base_url == "http://llm.example.com/v1"
     assert resolve_target(settings, "lan").warnings == []
 
@@ -264,7 +264,7 @@ async def test_openai_api_key_is_not_sent_to_a_base_url_flag(tmp_path, monkeypat
         assert "api.openai.com" in warning and "OPENAI_BASE_URL" in warning
         assert "api_key_env" in warning  # how to pair it
         assert "sk-secret" not in warning
-        client = cli.make_client(settings)
+        client = factory.make_client(settings)
         try:
             assert await authorization(client, local) == "Bearer no-key"
         finally:
@@ -349,7 +349,7 @@ def test_a_failing_key_command_of_a_switched_profile_is_a_hint_not_a_crash(tmp_p
     settings = load_settings(config_path=path, environ={})
     with pytest.raises(ConfigError, match="exited with status 1"):
         resolve_target(settings, "p")
-    client = cli.make_client(for_profile(settings, "p"))
+    client = factory.make_client(for_profile(settings, "p"))
     assert client.base_url == "https://p.example.com/v1"
     assert "api_key_command" in client.key_hint and "exited with status 1" in client.key_hint
 

@@ -25,14 +25,14 @@ CHILD = textwrap.dedent(
     os.umask(0)
     home, out = Path(sys.argv[1]), Path(sys.argv[2])
 
-    from llmchat_tui import cli, tokens
+    from llmchat_tui import cli, logs, tokens
     from llmchat_tui.config import remember_server
     from llmchat_tui.models import Conversation, Message
     from llmchat_tui.paths import default_config_file
     from llmchat_tui.store import Store
 
     # state/log: the rotating log file, before and after a rollover
-    log_file = cli.setup_logging("sk-secret")
+    log_file = logs.setup_logging("sk-secret")
     logging.getLogger("llmchat_tui").warning("one line")
     for handler in logging.getLogger().handlers:
         if hasattr(handler, "doRollover"):

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import logging
 import logging.handlers
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmchat_tui import __version__, paths
+from llmchat_tui.logs import setup_logging
 
 if TYPE_CHECKING:
     from llmchat_tui.config import Settings
-    from llmchat_tui.config_target import Target
-    from llmchat_tui.llm import ChatClient
     from llmchat_tui.store import Store
 
 EPILOG = """\
@@ -45,8 +42,9 @@ examples:
   llmchat-tui --profile ollama                                          # a [profiles.ollama] table
   llmchat-tui paths
 
-keys: Enter sends, Ctrl+J (or Shift+Enter) adds a line, Esc stops a reply,
-Ctrl+N new chat, Ctrl+F filter, Ctrl+B sidebar/prompt, F1 all keys, Ctrl+Q quits.
+keys: Enter sends (or queues while a reply streams), Ctrl+J or Alt+Enter adds a
+line, Esc stops a reply, Ctrl+N new chat, Ctrl+F filter, Ctrl+B sidebar/prompt,
+F9 sidebar on/off, F1 all keys, Ctrl+Q quits.
 """
 
 
@@ -82,107 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--tee", type=Path, metavar="FILE", help="append every reply to FILE as it streams"
     )
     return parser
-
-
-class RedactSecret(logging.Filter):
-    """Replace API keys wherever they would appear in a log line."""
-
-    def __init__(self, secret: str = "") -> None:
-        super().__init__()
-        self.secrets: set[str] = {secret} if secret else set()
-
-    def _redact(self, text: str) -> str:
-        from llmchat_tui.sanitize import redact
-
-        for secret in self.secrets:
-            text = redact(text, secret)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self._redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            import traceback
-
-            text = "".join(traceback.format_exception(*record.exc_info))
-            cleaned = self._redact(text)
-            if cleaned != text:
-                record.msg = f"{record.msg}\n{cleaned}"
-                record.exc_info = None
-                record.exc_text = None
-        return True
-
-
-REDACT = RedactSecret()
-
-
-class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log file created 0600 whatever the umask, after each rollover too."""
-
-    def _open(self) -> io.TextIOWrapper:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(self.baseFilename, flags, 0o600)
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, 0o600)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
-
-
-def setup_logging(secret: str = "") -> Path | None:
-    """Log to a private rotating file (never to the screen), without the key."""
-    try:
-        paths.ensure_private_dir(paths.log_dir())
-        handler = PrivateRotatingFileHandler(
-            paths.log_file(), maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-        )
-    except OSError:
-        return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    if secret:
-        REDACT.secrets.add(secret)
-    handler.addFilter(REDACT)
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    root.addHandler(handler)
-    for noisy in ("httpx", "httpx2", "httpcore", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    return paths.log_file()
-
-
-def make_client(settings: Settings) -> ChatClient:
-    """The client for ``settings``' target: its base URL and only the key paired with it.
-
-    The one factory for the start-up client and every profile the app moves
-    a conversation to (``ChatSession(client_factory=make_client)``). A failing
-    ``api_key_command`` leaves the client without a key and its 401 hint says
-    why (the command's output is never shown).
-    """
-    from llmchat_tui.config import ConfigError
-    from llmchat_tui.config_target import resolve_target
-
-    try:
-        target = resolve_target(settings)
-    except ConfigError as error:
-        logging.getLogger("llmchat_tui").warning("profile key: %s", error)
-        target = replace(resolve_target(settings, run_command=False), key_hint=str(error))
-    return client_for_target(target, settings)
-
-
-def client_for_target(target: Target, settings: Settings) -> ChatClient:
-    """A client for a resolved target (its key is added to the log's redaction)."""
-    from llmchat_tui.llm import ChatClient
-
-    if target.api_key:
-        REDACT.secrets.add(target.api_key)
-    return ChatClient(
-        base_url=target.base_url,
-        api_key=target.api_key,
-        stream_usage=target.stream_usage,
-        connect_timeout=settings.connect_timeout,
-        stall_timeout=settings.stall_timeout,
-        key_hint=target.key_hint,
-    )
 
 
 def fail(message: str) -> int:
@@ -222,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{settings.config_file} holds an API key and other users can read it: "
             f"chmod 600 it, or use api_key_command."
         )
-    warnings += target.warnings
-
     setup_logging(target.api_key)
 
     from llmchat_tui.store import Store, StoreError, StoreLocked
@@ -244,14 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         for item in skipped:
             logging.getLogger("llmchat_tui").warning("skipped %s: %s", item.path, item.reason)
 
-        from llmchat_tui.app import ChatApp
-        from llmchat_tui.config import OPENAI_BASE_URL
-        from llmchat_tui.session import ChatSession
+        from llmchat_tui.factory import build_app
 
-        client = client_for_target(target, settings)
-        session = ChatSession(settings, store, client, client_factory=make_client)
-        first_run = not target.key_source and target.base_url == OPENAI_BASE_URL
-        app = ChatApp(session, skipped=skipped, warnings=warnings, first_run=first_run)
+        try:
+            app = build_app(settings, store, skipped=skipped, warnings=warnings)
+        except ConfigError as error:
+            return fail(str(error))
         result = app.run()
         if app.return_code:
             return app.return_code
