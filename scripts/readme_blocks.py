@@ -60,8 +60,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
 def render_readme(text: str) -> str:
     """``text`` with every generated block replaced by what the code says now."""
     for name, make in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
+        begin, end = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->"
+        pattern = re.compile(rf"{re.escape(begin)}(?:.*?\n)?{re.escape(end)}", re.S)
+        text = pattern.sub(begin + make().replace("\\", "\\\\") + "\n" + end, text)
     return text
 
 

@@ -13,7 +13,7 @@ at :attr:`OpenAIServer.base_url`, and afterwards inspect what was requested
 
 Quick start::
 
-    from tests.openai_server import OpenAIServer, Reply
+    from openai_server import OpenAIServer, Reply      # tests/ on sys.path
 
     with OpenAIServer() as server:                      # binds 127.0.0.1 on a free port
         server.queue(Reply.text("Hello there, world!", delay=0.01))
@@ -386,7 +386,12 @@ class _ServerStopping(Exception):
 
 
 #: Handler exceptions that end a connection silently (no traceback).
-_QUIET_ERRORS = (*DISCONNECT_ERRORS, _ClientGone, _ServerStopping, TimeoutError)
+_QUIET_ERRORS: tuple[type[BaseException], ...] = (
+    *DISCONNECT_ERRORS,
+    _ClientGone,
+    _ServerStopping,
+    TimeoutError,
+)
 
 
 # --------------------------------------------------------------------------- HTTP layer

@@ -383,7 +383,7 @@ def _settings(tmp_path, *, flag=False, explicit=False, env=True, default_profile
     if top:
         text += f'base_url = "{BASE["top"]}"\nmodel = "top-m"\n'
     text += f'[profiles.p]\nbase_url = "{BASE["profile"]}"\nmodel = "p-m"\n'
-    flags = {}
+    flags: dict[str, str] = {}
     if flag:
         flags.update(base_url=BASE["flag"], model="flag-m")
     if explicit:

@@ -12,6 +12,7 @@ import json
 import logging
 import types
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -96,7 +97,7 @@ def conforms(value: Any, hint: Any) -> bool:
         return value is None
     if hint in (bool, int, float, str):
         return type(value) is hint
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return isinstance(value, hint) and all_fields_conform(value)
     return isinstance(value, hint)
 
@@ -130,6 +131,21 @@ def open_fresh(data: Path, conv_id: str) -> tuple[Store, Conversation]:
 # ---------------------------------------------------------------------------
 
 
+def nth_message(doc: dict[str, Any], number: int) -> dict[str, Any]:
+    message: dict[str, Any] = doc["messages"][number]
+    return message
+
+
+def nth_usage(doc: dict[str, Any], number: int) -> dict[str, Any]:
+    usage: dict[str, Any] = doc["messages"][number]["usage"]
+    return usage
+
+
+def usage_of(conversation: Any) -> Any:
+    """The second message's usage (the reply's)."""
+    return conversation.messages[1].usage
+
+
 def reply(doc: dict[str, Any]) -> dict[str, Any]:
     return doc["messages"][1]
 
@@ -157,13 +173,13 @@ NAMED_CASES: list[Case] = [
     (
         "completion_tokens is a numeric string",
         lambda d: reply(d)["usage"].update(completion_tokens="12"),
-        lambda c: c.messages[1].usage.completion_tokens,
+        lambda c: usage_of(c).completion_tokens,
         12,
     ),
     (
         "prompt_tokens is a word",
         lambda d: reply(d)["usage"].update(prompt_tokens="many"),
-        lambda c: c.messages[1].usage.prompt_tokens,
+        lambda c: usage_of(c).prompt_tokens,
         None,
     ),
     (
@@ -341,9 +357,9 @@ def variants(doc: dict[str, Any]) -> list[tuple[str, bool, dict[str, Any]]]:
     each("head", lambda d: d, "head")
     for number, message in enumerate(doc["messages"]):
         label = f"message{number + 1}"
-        each("message", lambda d, n=number: d["messages"][n], label)
+        each("message", partial(nth_message, number=number), label)
         if isinstance(message.get("usage"), dict):
-            each("usage", lambda d, n=number: d["messages"][n]["usage"], label + ".usage")
+            each("usage", partial(nth_usage, number=number), label + ".usage")
     return out
 
 

@@ -14,24 +14,15 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-try:  # tests/ on sys.path (pytest's default "prepend" import mode)
-    from openai_server import (
-        OpenAIServer,
-        Reply,
-        demo_reply_factory,
-        last_user_text,
-        split_words,
-    )
-except ImportError:  # pragma: no cover - tests imported as a package
-    from tests.openai_server import (
-        OpenAIServer,
-        Reply,
-        demo_reply_factory,
-        last_user_text,
-        split_words,
-    )
+from openai_server import (
+    OpenAIServer,
+    Reply,
+    demo_reply_factory,
+    last_user_text,
+    split_words,
+)
 
-MESSAGES = [
+MESSAGES: Any = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "hello there"},
 ]

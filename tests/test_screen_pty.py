@@ -380,8 +380,9 @@ def test_f4_without_profiles_names_the_config_file(launch: Launch, tmp_path: Pat
     quit_app(term)
 
 
-def test_a_reply_in_one_chunk_shows_no_speed(launch: Launch, server: OpenAIServer) -> None:
-    server.queue(Reply(content=["All of it at once."]))
+def test_a_reply_in_one_burst_shows_no_speed(launch: Launch, server: OpenAIServer) -> None:
+    # Two chunks microseconds apart: dividing by that gap gave absurd speeds.
+    server.queue(Reply(content=["All of it ", "at once."]))
     term = launch()
     send_message(term, "quick")
     term.wait_for_text("All of it at once.")

@@ -354,6 +354,7 @@ def test_sigkill_while_streaming_leaves_a_readable_file(tmp_path: Path) -> None:
         env=child_env(),
         stderr=subprocess.PIPE,
     )
+    assert proc.stderr is not None
     try:
         deadline = time.monotonic() + 60
         while not (path.exists() and path.stat().st_size > 20_000):
@@ -778,6 +779,7 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
+    assert proc.stdin is not None and proc.stdout is not None
     try:
         assert proc.stdout.readline() == b"locked\n"
         contender = Store(data)

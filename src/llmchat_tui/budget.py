@@ -130,7 +130,7 @@ def context_window(model: str, overrides: Mapping[str, int] | None = None) -> in
     if overrides:
         found = _lookup((full, base), overrides)
         if found is not None:
-            return int(found)  # type: ignore[call-overload]
+            return int(found)  # type: ignore[call-overload, no-any-return]
     canonical = _FAMILY_SPELLING.sub(r"\1", base)
     marked = _size_marker(canonical)
     if marked is not None:

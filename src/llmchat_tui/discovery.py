@@ -10,12 +10,9 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from llmchat_tui.sanitize import clean_line
+import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
 
-try:
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - openai 1.x/2.x
-    import httpx as _httpx  # type: ignore[no-redef]
+from llmchat_tui.sanitize import clean_line
 
 #: (name, port) of the servers people usually run locally.
 LOCAL_SERVERS: list[tuple[str, int]] = [

@@ -174,7 +174,8 @@ def conversation_from_chatgpt(data: Any) -> Conversation:
         role = author.get("role") if isinstance(author, dict) else None
         if role not in ("user", "assistant"):
             continue
-        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        found = raw.get("metadata")
+        metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         if metadata.get("is_visually_hidden_from_conversation"):
             continue
         if raw.get("recipient", "all") != "all":  # a call to a tool, not a reply

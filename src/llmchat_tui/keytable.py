@@ -67,7 +67,9 @@ def binding_rows(keymap: Keymap | None = None) -> list[tuple[str, str, str, str]
     for where, binding in _bindings():
         keys = keymap.keys(binding.id) if binding.id else split_keys(binding.key)
         shown = " / ".join(pretty_key(key) for key in keys) or "(none)"
-        rows.append((where, shown, binding.description, binding.id or ""))
+        # The footer shows the short description; the table the longer tooltip.
+        what = binding.tooltip or binding.description
+        rows.append((where, shown, what, binding.id or ""))
     return rows
 
 

@@ -193,7 +193,7 @@ def _message_json(message: Any) -> bytes:
         message.id,
         None if usage is None else (usage.prompt_tokens, usage.completion_tokens, usage.source),
     )
-    cached = message.__dict__.get("_json_cache")
+    cached: tuple[object, bytes] | None = message.__dict__.get("_json_cache")
     if cached is not None and cached[0] == key:
         return cached[1]
     text = json.dumps(message.to_dict(), ensure_ascii=False).encode("utf-8")
@@ -293,7 +293,8 @@ def _parse_upgraded(raw: bytes, conv_id: str | None) -> dict[str, Any]:
         for number, message in enumerate(messages, 1):
             if not isinstance(message, dict):
                 raise StoreError(f"not a conversation: message {number} is not an object")
-        return data
+        upgraded: dict[str, Any] = data
+        return upgraded
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise StoreError(f"not a conversation: {error}") from error
 
@@ -726,7 +727,8 @@ class Store:
     def _skip_reason(self, name: str) -> str | None:
         skip = self._skip_entries.get(name)
         if skip is not None:
-            return skip["reason"]
+            reason: str = skip["reason"]
+            return reason
         return self._io_skips.get(name)
 
     # -- reading -------------------------------------------------------------

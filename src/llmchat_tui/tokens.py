@@ -28,8 +28,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmchat_tui import paths
+
+if TYPE_CHECKING:
+    import tiktoken
 
 _URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -46,7 +50,7 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 
 _lock = threading.Lock()
-_encodings: dict[str, object] = {}
+_encodings: dict[str, tiktoken.Encoding] = {}
 
 
 class TokenDataError(RuntimeError):
@@ -115,7 +119,7 @@ def _seed_cache(name: str) -> Path:
     return folder
 
 
-def get_encoding(name: str):  # -> tiktoken.Encoding
+def get_encoding(name: str) -> tiktoken.Encoding:
     """Load (once) and return the tiktoken encoding ``name``, with no network.
 
     Slow the first time (about a second): call it off the UI thread.

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
 import openai
 
 from llmchat_tui.llm.errors import facts_of, looks_like_html, page_title, word
@@ -25,11 +26,6 @@ from llmchat_tui.llm.events import (
     UsageReported,
 )
 from llmchat_tui.sanitize import clean, clean_line, redact
-
-try:  # openai 3.x ships its own fork of httpx
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - openai 1.x/2.x
-    import httpx as _httpx  # type: ignore[no-redef]
 
 
 class ChatClient:

@@ -19,15 +19,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
 import openai
 
 from llmchat_tui.llm.events import Cause, Facts
 from llmchat_tui.sanitize import clean_line
-
-try:  # openai 3.x ships its own fork of httpx
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover - openai 1.x/2.x
-    import httpx as _httpx  # type: ignore[no-redef]
 
 RETRYABLE_STATUS = {408, 409, 429}
 

@@ -70,12 +70,14 @@ class ChatScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
-        Binding("escape", "stop", "Stop reply", id="stop"),
+        Binding("escape", "stop", "Stop", id="stop", tooltip="Stop reply"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
         Binding("ctrl+g", "continue_reply", "Continue", id="continue_reply"),
         Binding("ctrl+f", "filter", "Filter", id="filter"),
         Binding("ctrl+b", "toggle_focus", "Sidebar ⇄ prompt", id="toggle_focus"),
-        Binding("f9", "toggle_sidebar", "Sidebar on/off", id="toggle_sidebar"),
+        Binding(
+            "f9", "toggle_sidebar", "Sidebar", id="toggle_sidebar", tooltip="Hide/show sidebar"
+        ),
         Binding("ctrl+up", "select_messages", "Select messages", id="select_messages", show=False),
         Binding("f3", "pick_model", "Model", id="pick_model", show=False),
         Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
@@ -187,9 +189,11 @@ class ChatScreen(Screen[None]):
         self._warned: set[str] = set(self.settings.warnings)  # shown at start by the app
         self._warned_profiles: set[str] = set()
         self._make_widgets()
-        session.on_generation_state.append(
-            lambda cid, gen: self.post_message(self.GenerationChanged(cid, gen))
-        )
+        session.on_generation_state.append(self._relay_generation_state)
+
+    def _relay_generation_state(self, conversation_id: str, generation: Generation) -> None:
+        """The session's callback: one Textual message per state change of a reply."""
+        self.post_message(self.GenerationChanged(conversation_id, generation))
 
     # -- layout ------------------------------------------------------------
 
