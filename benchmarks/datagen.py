@@ -57,20 +57,22 @@ def make_conversation(
         stamp = _iso(when + timedelta(seconds=30 * i))
         if i % 2 == 0:
             text = first if i == 0 else user_text(rng)
-            conv.messages.append(Message(role="user", content=text, created_at=stamp))
+            conv.extend([Message(role="user", content=text, created_at=stamp)])
         else:
-            conv.messages.append(
-                Message(
-                    role="assistant",
-                    content=pool[rng.randrange(len(pool))],
-                    status=Status.COMPLETE,
-                    created_at=stamp,
-                    model=MODEL,
-                    finish_reason="stop",
-                    ttft_s=0.31,
-                    tokens_per_s=87.5,
-                    usage=Usage(1200 + i, 150, "server"),
-                )
+            conv.extend(
+                [
+                    Message(
+                        role="assistant",
+                        content=pool[rng.randrange(len(pool))],
+                        status=Status.COMPLETE,
+                        created_at=stamp,
+                        model=MODEL,
+                        finish_reason="stop",
+                        ttft_s=0.31,
+                        tokens_per_s=87.5,
+                        usage=Usage(1200 + i, 150, "server"),
+                    )
+                ]
             )
     conv.title = first.split(".")[0][:60]
     return conv
@@ -122,15 +124,17 @@ def conversation_of_size(
             break
         question = user_text(rng)
         answer = markdown_text(1500, seed * 100_000 + i)
-        conv.messages.append(Message(role="user", content=question))
-        conv.messages.append(
-            Message(
-                role="assistant",
-                content=answer,
-                model=MODEL,
-                finish_reason="stop",
-                usage=Usage(1000, 1500, "server"),
-            )
+        conv.extend(
+            [
+                Message(role="user", content=question),
+                Message(
+                    role="assistant",
+                    content=answer,
+                    model=MODEL,
+                    finish_reason="stop",
+                    usage=Usage(1000, 1500, "server"),
+                ),
+            ]
         )
         size += len(question.encode()) + len(answer.encode()) + 700
         if target_tokens is not None:

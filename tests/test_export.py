@@ -28,14 +28,15 @@ def save(folder: Path, *conversations: Conversation) -> None:
 
 
 def conv(conv_id: str, title: str, updated: str, *messages: Message, **fields) -> Conversation:
-    return Conversation(
+    conversation = Conversation(
         id=conv_id,
         title=title,
         created_at="2024-06-01T08:00:00.000000Z",
         updated_at=updated,
-        messages=list(messages),
         **fields,
     )
+    conversation.extend(messages)
+    return conversation
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -200,8 +201,8 @@ def test_export_json_is_the_saved_conversation(data_dir, capsys):
         (data_dir / "conversations" / "01HX0000000000000000000001.json").read_text()
     )
     assert json.loads(out) == on_disk
-    assert on_disk["schema_version"] == 1
-    assert out.startswith('{\n  "schema_version": 1,\n  "id": "01HX0000000000000000000001",')
+    assert on_disk["schema_version"] == 2
+    assert out.startswith('{\n  "schema_version": 2,\n  "id": "01HX0000000000000000000001",')
 
 
 def test_export_makes_hostile_text_visible_and_inert(data_dir, capsys):

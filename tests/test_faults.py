@@ -15,9 +15,13 @@ from openai_server import Reply
 SECRET = "sk-test-SECRET-0123456789abcdef"
 
 
-def saved_messages(data_dir):
+def saved(data_dir):
     (path,) = (data_dir / "conversations").glob("*.json")
-    return json.loads(path.read_text())["messages"]
+    return json.loads(path.read_text())
+
+
+def saved_messages(data_dir):
+    return saved(data_dir)["messages"]
 
 
 # -- retries -------------------------------------------------------------------
@@ -113,7 +117,7 @@ async def test_mid_stream_failures_keep_the_partial_reply(
     assert reply_saved["content"] == "a b "
 
 
-async def test_regenerate_replaces_a_failed_reply(make_app, server, data_dir):
+async def test_regenerate_answers_again_and_keeps_the_failed_reply(make_app, server, data_dir):
     server.queue(Reply(content=["half ", "a reply"], cut_after=1), Reply.text("Whole reply."))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -125,8 +129,16 @@ async def test_regenerate_replaces_a_failed_reply(make_app, server, data_dir):
         text = screen_text(app)
         assert "Whole reply." in text and "half" not in text
     assert server.chat_requests[1].body["messages"] == [{"role": "user", "content": "Question"}]
-    messages = saved_messages(data_dir)
-    assert [m["content"] for m in messages] == ["Question", "Whole reply."]
+    question, failed, whole = saved_messages(data_dir)
+    assert (question["content"], failed["content"], whole["content"]) == (
+        "Question",
+        "half ",
+        "Whole reply.",
+    )
+    # Both replies answer the question: siblings, the new one on screen.
+    assert failed["parent_id"] == whole["parent_id"] == question["id"]
+    assert failed["status"] == "error" and whole["status"] == "complete"
+    assert saved(data_dir)["current_id"] == whole["id"]
 
 
 async def test_continue_sends_the_partial_reply_and_an_instruction(make_app, server, data_dir):
@@ -149,6 +161,12 @@ async def test_continue_sends_the_partial_reply_and_an_instruction(make_app, ser
     later = server.chat_requests[2].body["messages"]
     assert later[1] == {"role": "assistant", "content": "The first half and the rest."}
     assert [m["role"] for m in later] == ["user", "assistant", "user"]
+    # One reply on disk too: continuing extended it, with one set of figures.
+    messages = saved_messages(data_dir)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    reply = messages[1]
+    assert reply["content"] == "The first half and the rest." and reply["status"] == "complete"
+    assert reply["usage"]["completion_tokens"] >= 3
 
 
 async def test_a_stall_stops_the_reply_and_the_next_message_works(make_app, server, data_dir):

@@ -119,7 +119,7 @@ def test_every_key_in_the_table(
     keys.press("message_next")
     keys.press("copy_message")
     wait(lambda s: "Copied the reply" in s, what="copied")
-    for _ in range(4):  # the stopped reply, "now talk for long", a reply, the first message
+    for _ in range(3):  # "now talk for long", the regenerated reply, the first message
         keys.press("message_previous")
     keys.press("edit_message")
     wait(lambda s: "Editing your message" in s, what="edit mode")
@@ -127,10 +127,16 @@ def test_every_key_in_the_table(
     wait(lambda s: "Editing your message" not in s, what="edit cancelled")
     keys.press("select_messages")
     wait(in_footer("Copy"), what="the message list")
-    for _ in range(3):  # back to the regenerated reply
+    for _ in range(2):  # back to the regenerated reply
         keys.press("message_previous")
     keys.press("copy_code")
     wait(lambda s: "has no code block" in s, what="no code block in this one")
+    keys.press("version_previous")  # the first answer, which regenerating kept
+    wait(lambda s: "First answer with code:" in s and "‹1/2›" in s, what="the older version")
+    keys.press("copy_code")
+    wait(lambda s: "Copied code block 1 of 1" in s, what="its code copied")
+    keys.press("version_next")
+    wait(lambda s: "Regenerated answer." in s and "‹2/2›" in s, what="the newer version")
     for key in ("delete", "x"):
         keys.press("delete_message", key)
         wait(lambda s: "Delete this reply?" in s or "Delete your message?" in s, what="asked")
@@ -199,6 +205,9 @@ def test_every_key_in_the_table(
     keys.press("dialog_yes")
     wait(lambda s: "Deleted “second chat”" in s, what="deleted")
     assert len(conversation_files(data_dir)) == 1
+    keys.press("undo")
+    wait(lambda s: "Restored “second chat”" in s, what="undone")
+    assert len(conversation_files(data_dir)) == 2
     term.press("ctrl+b")
     wait(in_footer("Rename"), what="the list")
     keys.press("leave_sidebar")

@@ -94,7 +94,9 @@ def test_app_keys_do_not_clash_with_the_prompt_or_inputs():
     # Esc is meant to reach the screen from the prompt (it stops a reply).
     taken = keys(TextArea.BINDINGS) | keys(Input.BINDINGS)
     clashes = keys([*APP_BINDINGS, *ChatScreen.BINDINGS]) & taken
-    assert not clashes, clashes
+    # Ctrl+Z undoes a delete only for a few seconds after one (a priority binding
+    # that skips itself otherwise, so the prompt's undo still gets the key).
+    assert clashes == {"ctrl+z"}, clashes
 
 
 def test_ci_runs_exactly_the_readme_setup_commands():

@@ -41,20 +41,22 @@ def full_conversation() -> Conversation:
         system_prompt="Be brief.",
         draft="half a thought",
     )
-    conv.messages = [
-        Message(role="user", content="How tall is the Eddystone lighthouse?"),
-        Message(
-            role="assistant",
-            content="About **49 m**.",
-            reasoning="Recall the 1882 tower.",
-            error="HTTP 500: upstream hiccup",
-            model="gpt-4o-mini",
-            finish_reason="stop",
-            ttft_s=0.41,
-            tokens_per_s=62.3,
-            usage=Usage(prompt_tokens=120, completion_tokens=300, source="server"),
-        ),
-    ]
+    conv.extend(
+        [
+            Message(role="user", content="How tall is the Eddystone lighthouse?"),
+            Message(
+                role="assistant",
+                content="About **49 m**.",
+                reasoning="Recall the 1882 tower.",
+                error="HTTP 500: upstream hiccup",
+                model="gpt-4o-mini",
+                finish_reason="stop",
+                ttft_s=0.41,
+                tokens_per_s=62.3,
+                usage=Usage(prompt_tokens=120, completion_tokens=300, source="server"),
+            ),
+        ]
+    )
     return conv
 
 
@@ -303,8 +305,10 @@ def full_conversation_like(conv: Conversation) -> Conversation:
         conv.created_at,
         conv.updated_at,
     )
-    for mine, theirs in zip(expected.messages, conv.messages, strict=True):
-        mine.id, mine.created_at = theirs.id, theirs.created_at
+    for mine, theirs in zip(expected.nodes, conv.nodes, strict=True):
+        mine.id, mine.parent_id, mine.created_at = theirs.id, theirs.parent_id, theirs.created_at
+    expected.current_id = conv.current_id
+    expected.changed()
     return expected
 
 

@@ -108,8 +108,8 @@ async def test_copy_message_and_code_blocks(make_app, server):
         assert app.chat.prompt.has_focus
 
 
-async def test_edit_an_earlier_message_and_resend(make_app, server, data_dir):
-    server.queue(Reply.text("A1"), Reply.text("A2"), Reply.text("A1 again"))
+async def test_edit_an_earlier_message_makes_a_new_branch(make_app, server, data_dir):
+    server.queue(Reply.text("A1"), Reply.text("A2"), Reply.text("A1 again"), Reply.text("A3"))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "first")
@@ -118,18 +118,39 @@ async def test_edit_an_earlier_message_and_resend(make_app, server, data_dir):
         assert app.chat.prompt.text == "first"
         prompt = app.chat.prompt
         assert "Editing your message" in str(prompt.border_title)
-        assert "drops the 3 later message(s)" in str(prompt.border_subtitle)
+        assert "its 3 later message(s) stay" in str(prompt.border_subtitle)
         assert "editing" in app.chat.status.build().plain
         app.chat.prompt.load("first, edited")
         await pilot.press("enter")
         generation = app.session.generation(app.chat.conversation.id)
         await wait_until(pilot, lambda: not generation.active)
-    assert server.chat_requests[-1].body["messages"] == [
+        conversation = app.chat.conversation
+        assert [m.content for m in conversation.messages] == ["first, edited", "A1 again"]
+        assert "‹2/2›" in screen_text(app)
+        # The old version is a sibling: Left on it in the message list shows that branch.
+        await pilot.press("ctrl+up", "up", "left")
+        await wait_until(pilot, lambda: len(conversation.messages) == 4, what="old branch")
+        assert [m.content for m in conversation.messages] == ["first", "A1", "second", "A2"]
+        assert "‹1/2›" in screen_text(app)
+        await pilot.press("escape")
+        await send(pilot, "third")
+        await wait_until(pilot, lambda: not app.session.generation(conversation.id).active)
+    assert server.chat_requests[2].body["messages"] == [
         {"role": "user", "content": "first, edited"}
     ]
+    # The request after switching back sends the branch on screen only.
+    assert [m["content"] for m in server.chat_requests[3].body["messages"]] == [
+        "first",
+        "A1",
+        "second",
+        "A2",
+        "third",
+    ]
     (path,) = (data_dir / "conversations").glob("*.json")
-    saved = json.loads(path.read_text())["messages"]
-    assert [m["content"] for m in saved] == ["first, edited", "A1 again"]
+    saved = json.loads(path.read_text())
+    contents = [m["content"] for m in saved["messages"]]
+    assert contents == ["first", "A1", "second", "A2", "first, edited", "A1 again", "third", "A3"]
+    assert saved["current_id"] == saved["messages"][-1]["id"]
 
 
 async def test_delete_a_message(make_app, server, data_dir):

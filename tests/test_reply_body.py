@@ -165,13 +165,13 @@ async def test_copy_code_live_body_and_export_agree_with_the_renderer(name):
 
     # An export closes a fence left open, so what follows stays outside it;
     # anything else is exported as written.
-    conversation = Conversation(
-        title="t",
-        messages=[
+    conversation = Conversation(title="t")
+    conversation.extend(
+        [
             Message("user", "question"),
             Message("assistant", text, model="m"),
             Message("user", "next question"),
-        ],
+        ]
     )
     exported = to_markdown(conversation)
     tokens = RENDERER.parse(exported)

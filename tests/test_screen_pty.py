@@ -182,7 +182,7 @@ def test_edit_mode_shows_on_the_prompt(launch: Launch, server: OpenAIServer, col
     term.press("up", "up", "up")  # reply, user message, reply -> the first user message
     term.press("e")
     screen = term.wait_until(
-        lambda s: "Editing your message" in s and "drops the 3 later message(s)" in s,
+        lambda s: "Editing your message" in s and "3 later message(s) stay" in s,
         what="edit mode on the prompt",
     )
     assert "editing" in status_line(screen)

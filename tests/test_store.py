@@ -140,29 +140,31 @@ def test_round_trip_every_field(store: Store, tmp_path: Path) -> None:
         system_prompt="[red]not markup[/red] \\ \" '",
         draft="draft\nwith lines\tand\ttabs",
     )
-    conv.messages = [
-        Message(role="system", content="sys"),
-        Message(role="user", content="[b]x[/b] [link=http://e]y[/link] 日本語\n\u2028"),
-        Message(
-            role="assistant",
-            content="**md** `code` ✓",
-            reasoning="thinking…",
-            model="gpt-4o",
-            finish_reason="stop",
-            ttft_s=0.123,
-            tokens_per_s=55.5,
-            usage=Usage(prompt_tokens=10, completion_tokens=20, source="server"),
-        ),
-        Message(
-            role="assistant",
-            content="oops",
-            status=Status.ERROR,
-            error="HTTP 500: [b]server[/b]",
-            usage=Usage(prompt_tokens=None, completion_tokens=3, source="estimate"),
-        ),
-        Message(role="assistant", content="stopped", status=Status.CANCELLED),
-        Message(role="assistant", content="cut", status=Status.INTERRUPTED),
-    ]
+    conv.extend(
+        [
+            Message(role="system", content="sys"),
+            Message(role="user", content="[b]x[/b] [link=http://e]y[/link] 日本語\n\u2028"),
+            Message(
+                role="assistant",
+                content="**md** `code` ✓",
+                reasoning="thinking…",
+                model="gpt-4o",
+                finish_reason="stop",
+                ttft_s=0.123,
+                tokens_per_s=55.5,
+                usage=Usage(prompt_tokens=10, completion_tokens=20, source="server"),
+            ),
+            Message(
+                role="assistant",
+                content="oops",
+                status=Status.ERROR,
+                error="HTTP 500: [b]server[/b]",
+                usage=Usage(prompt_tokens=None, completion_tokens=3, source="estimate"),
+            ),
+            Message(role="assistant", content="stopped", status=Status.CANCELLED),
+            Message(role="assistant", content="cut", status=Status.INTERRUPTED),
+        ]
+    )
     store.save(conv)
 
     again = Store(store.data_dir)
@@ -177,7 +179,7 @@ def test_round_trip_every_field(store: Store, tmp_path: Path) -> None:
 
     path = store.conversations_dir / f"{conv.id}.json"
     text = path.read_text(encoding="utf-8")
-    assert '\n "schema_version": 1,' in text  # indent=1
+    assert '\n "schema_version": 2,' in text  # indent=1
     assert "Ünïcödé [b]x[/b] 🙂" in text  # ensure_ascii=False
     assert "key" not in read_json(path)
     assert read_json(path)["schema_version"] == SCHEMA_VERSION
@@ -580,12 +582,16 @@ def test_v1_fixture_loads(store: Store) -> None:
     assert (reply.ttft_s, reply.tokens_per_s, reply.finish_reason) == (0.25, 41.5, "stop")
     assert conv.messages[3].status == Status.CANCELLED
     assert conv.messages[3].usage == Usage(None, 3, "estimate")
-    # Saving it back writes the same data.
+    # Saving it back writes the same data, upgraded to a tree: each message's
+    # parent is the one before it, and the branch on screen ends at the last.
     raw = (FIXTURES / "conversation_v1.json").read_bytes()
     saved = json.loads(store_module.encode_conversation(conv))
     # Fields added later within schema 1 are optional and default to empty.
     assert saved.pop("profile") == ""
-    assert saved == json.loads(raw)
+    assert saved == store_module.upgrade_1_to_2(json.loads(raw))
+    ids = [m["id"] for m in saved["messages"]]
+    assert [m["parent_id"] for m in saved["messages"]] == [None, *ids[:-1]]
+    assert saved["current_id"] == ids[-1] and saved["schema_version"] == 2
 
 
 def test_decode_upgrades_without_mutating_input() -> None:

@@ -241,7 +241,7 @@ def test_a_deleted_message_comes_back_in_its_place(store: Store) -> None:
     assert entry.position == 1 and entry.title == "chat"
     assert mode_of(entry.path) == 0o600
     assert victim in conv.messages  # the caller removes it and saves
-    conv.messages.remove(victim)
+    conv.remove(victim)
     store.save(conv)
 
     assert store.trashed() == [entry]
@@ -260,14 +260,17 @@ def test_restore_a_message_into_the_open_conversation(store: Store) -> None:
     store.save(conv)
     victim = conv.messages[2]
     entry = store.trash_message(conv, victim)
-    conv.messages.remove(victim)
+    conv.remove(victim)
     store.save(conv)
     conv.add(Message(role="assistant", content="later"))  # the chat went on meanwhile
     store.save(conv)
 
     store.restore(entry, into=conv)
-    assert [m.content for m in conv.messages] == ["one", "two", "three", "later"]
-    assert [m.content for m in store.load(conv.id).messages] == ["one", "two", "three", "later"]
+    # Back below "two", beside the reply written meanwhile, and on screen.
+    assert [m.content for m in conv.messages] == ["one", "two", "three"]
+    loaded = store.load(conv.id)
+    assert [m.content for m in loaded.messages] == ["one", "two", "three"]
+    assert [m.content for m in loaded.siblings(loaded.messages[2])] == ["three", "later"]
     with pytest.raises(StoreError, match="nothing in the trash"):
         store.restore(entry.id)
 
@@ -331,7 +334,7 @@ CHURN = textwrap.dedent(
     store.restore(entry)
     message = conv.messages[1]
     m_entry = store.trash_message(conv, message)
-    conv.messages.remove(message)
+    conv.remove(message)
     store.save(conv)
     store.restore(m_entry, into=conv)
     entry = store.trash(conv_id)
@@ -378,7 +381,7 @@ def check_nothing_lost(data: Path, conv: Conversation, original: bytes) -> None:
         with pytest.raises(StoreError) if answer.id in ids else contextlib.nullcontext():
             store.restore(entry)
     final = store.load(conv.id)
-    assert json.loads(original)["messages"] == [m.to_dict() for m in final.messages]
+    assert json.loads(original)["messages"] == [m.to_dict() for m in final.nodes]
     store.close()
 
 
@@ -429,7 +432,7 @@ def test_trash_subcommand_lists_and_restores(tmp_path: Path) -> None:
     before = store.path_for(first.id).read_bytes()
     store.trash(first.id, now=T0)
     store.trash_message(second, second.messages[1], now=T0 + timedelta(hours=1))
-    second.messages.pop()
+    second.remove(second.messages[1])
     store.save(second)
     store.close()
 

@@ -138,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"cannot read data folder {data_dir}: {error}")
         for item in skipped:
             logging.getLogger("llmchat_tui").warning("skipped %s: %s", item.path, item.reason)
+        try:
+            for gone in store.purge_trash():
+                logging.getLogger("llmchat_tui").info("purged from the trash: %s", gone.id)
+        except StoreError as error:
+            logging.getLogger("llmchat_tui").warning("could not purge the trash: %s", error)
 
         from llmchat_tui.factory import build_app
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from llmchat_tui import tokens
 from llmchat_tui.llm import (
@@ -130,8 +131,17 @@ class Generation:
         dropped: int = 0,
         tee: Tee | None = None,
         on_state: Callable[[Generation], None] | None = None,
+        continues: bool = False,
     ) -> None:
         self.message = message
+        #: Continuing ``message`` (Ctrl+G): what it held before, which the reply extends.
+        self.continues = continues
+        self.prefix = message.content if continues else ""
+        self.reasoning_prefix = message.reasoning if continues else ""
+        earlier = message.usage if continues else None
+        self._earlier_tokens = (earlier.completion_tokens or 0) if earlier else 0
+        self._earlier_exact = earlier is None or earlier.source == "server"
+        self._earlier_ttft = message.ttft_s if continues else None
         self.client = client
         self.request = list(request)
         self.model = model
@@ -396,18 +406,32 @@ class Generation:
         self._counted = (len(self.parts), len(self.reasoning_parts))
 
     def _sync_message(self) -> None:
-        """Copy the reply and its stats into the message (O(reply))."""
+        """Copy the reply and its stats into the message (O(reply)).
+
+        A continuation extends the message it continues: one text, the TTFT of
+        its first part, the tokens of all parts, the speed of the latest part.
+        """
         message = self.message
-        message.content = self.text()
-        message.reasoning = self.reasoning()
-        message.ttft_s = round(self.ttft, 4) if self.ttft is not None else None
+        message.content = self.prefix + self.text()
+        message.reasoning = self.reasoning_prefix + self.reasoning()
+        ttft = self._earlier_ttft if self.continues and self._earlier_ttft else self.ttft
+        message.ttft_s = round(ttft, 4) if ttft is not None else None
         speed = self.tokens_per_second()
         message.tokens_per_s = round(speed, 2) if speed is not None else None
         message.finish_reason = self.finish_reason
-        if self.usage is not None:
-            message.usage = Usage(self.usage.prompt_tokens, self.usage.completion_tokens, "server")
+        earlier = self._earlier_tokens
+        if self.usage is not None and self.usage.completion_tokens is not None:
+            source: Literal["server", "estimate"] = "server" if self._earlier_exact else "estimate"
+            message.usage = Usage(
+                self.usage.prompt_tokens, earlier + self.usage.completion_tokens, source
+            )
         else:
-            message.usage = Usage(self.prompt_estimate, self.completion_tokens().value, "estimate")
+            prompt = self.usage.prompt_tokens if self.usage is not None else None
+            message.usage = Usage(
+                prompt if prompt is not None else self.prompt_estimate,
+                earlier + self.completion_tokens().value,
+                "estimate",
+            )
 
     def _end(self, state: State, cause: Cause | None) -> None:
         if self.ended_at is not None:

@@ -26,9 +26,17 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from llmchat_tui.models import Conversation, Message, Status, new_id, now_iso, title_from_text
+from llmchat_tui.models import (
+    Conversation,
+    Message,
+    Role,
+    Status,
+    new_id,
+    now_iso,
+    title_from_text,
+)
 from llmchat_tui.sanitize import clean, clean_line
 from llmchat_tui.store import Store
 
@@ -117,41 +125,79 @@ def _text_of(content: Any) -> str:
     return text if text.strip() else ""
 
 
-def _branch(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
-    """The nodes from the root to ``current`` (or to the newest leaf if it is missing)."""
-    if not isinstance(current, str) or current not in mapping:
-        leaves = [
-            key
-            for key, node in mapping.items()
-            if isinstance(node, dict) and not node.get("children")
-        ]
-        if not leaves:
-            raise ValueError("no current_node")
+def _newest_leaf(mapping: dict[str, Any]) -> str | None:
+    """The key of the most recently written node with no children."""
+    leaves = [
+        key for key, node in mapping.items() if isinstance(node, dict) and not node.get("children")
+    ]
 
-        def when(key: str) -> float:
-            message = mapping[key].get("message")
-            stamp = message.get("create_time") if isinstance(message, dict) else None
-            return float(stamp) if isinstance(stamp, int | float) else float("-inf")
+    def when(key: str) -> float:
+        message = mapping[key].get("message")
+        stamp = message.get("create_time") if isinstance(message, dict) else None
+        return float(stamp) if isinstance(stamp, int | float) else float("-inf")
 
-        current = max(leaves, key=when)
-    chain: list[dict[str, Any]] = []
+    return max(leaves, key=when) if leaves else None
+
+
+def _walk(mapping: dict[str, Any]) -> list[tuple[str, dict[str, Any], str | None]]:
+    """Every node as (key, node, parent key), parents before their children, siblings
+    in ChatGPT's order. A node whose parent is missing is a root; loops are cut."""
+    roots = [
+        key
+        for key, node in mapping.items()
+        if isinstance(node, dict) and node.get("parent") not in mapping
+    ]
+    out: list[tuple[str, dict[str, Any], str | None]] = []
     seen: set[str] = set()
-    key: Any = current
-    while isinstance(key, str) and key in mapping and key not in seen:
-        seen.add(key)
-        node = mapping[key]
-        if not isinstance(node, dict):
-            raise ValueError(f"node {key!r} is not an object")
-        chain.append(node)
-        key = node.get("parent")
-    chain.reverse()
-    return chain
+    # Nodes caught in a loop of parents have no root: each starts a tree of its own.
+    starts = [*roots, *(key for key in mapping if key not in roots)]
+    for start in starts:
+        stack: list[tuple[str, str | None]] = [(start, None)]
+        while stack:
+            key, parent = stack.pop()
+            node = mapping.get(key)
+            if key in seen or not isinstance(node, dict):
+                continue
+            seen.add(key)
+            out.append((key, node, parent))
+            children = node.get("children")
+            if isinstance(children, list):
+                for child in reversed(children):
+                    if isinstance(child, str) and child in mapping:
+                        stack.append((child, key))
+    return out
+
+
+def _usable(raw: Any) -> tuple[str, str, str] | None:
+    """(role, text, model) of a node's message shown in ChatGPT, else None."""
+    if not isinstance(raw, dict):
+        return None
+    author = raw.get("author")
+    role = author.get("role") if isinstance(author, dict) else None
+    if role not in ("user", "assistant"):
+        return None
+    found = raw.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    if metadata.get("is_visually_hidden_from_conversation"):
+        return None
+    if raw.get("recipient", "all") != "all":  # a call to a tool, not a reply
+        return None
+    text = _text_of(raw.get("content"))
+    if not text:
+        return None
+    slug = metadata.get("model_slug")
+    return role, text, clean_line(slug, 200) if isinstance(slug, str) else ""
 
 
 def conversation_from_chatgpt(data: Any) -> Conversation:
     """Build a :class:`Conversation` from one entry of ``conversations.json``.
 
-    Raises ``ValueError`` with a short reason if the entry cannot be used.
+    Every branch of ChatGPT's ``mapping`` (a tree) is kept: edited messages
+    and regenerated replies are siblings, as in the app. The conversation
+    opens on the branch last seen in ChatGPT (``current_node``). Nodes that
+    ChatGPT does not show (system, tool calls, hidden ones) are left out and
+    their children hang below the nearest shown message. Raises
+    ``ValueError`` with a short reason if the entry cannot be used.
     """
     if not isinstance(data, dict):
         raise ValueError("not an object")
@@ -164,55 +210,50 @@ def conversation_from_chatgpt(data: Any) -> Conversation:
     created = _iso(data.get("create_time"))
     updated = _iso(data.get("update_time")) or created
 
-    messages: list[Message] = []
-    last_model = ""
-    for node in _branch(mapping, data.get("current_node")):
-        raw = node.get("message")
-        if not isinstance(raw, dict):
+    conversation = Conversation(id=chatgpt_store_id(chatgpt_id))
+    shown: dict[str, Message | None] = {}  # ChatGPT node -> the message that stands for it
+    for key, node, parent_key in _walk(mapping):
+        parent = shown.get(parent_key) if parent_key is not None else None
+        found = _usable(node.get("message"))
+        if found is None:
+            shown[key] = parent
             continue
-        author = raw.get("author")
-        role = author.get("role") if isinstance(author, dict) else None
-        if role not in ("user", "assistant"):
-            continue
-        found = raw.get("metadata")
-        metadata: dict[str, Any] = found if isinstance(found, dict) else {}
-        if metadata.get("is_visually_hidden_from_conversation"):
-            continue
-        if raw.get("recipient", "all") != "all":  # a call to a tool, not a reply
-            continue
-        text = _text_of(raw.get("content"))
-        if not text:
-            continue
-        slug = metadata.get("model_slug")
-        model = clean_line(slug, 200) if isinstance(slug, str) else ""
-        if role == "assistant":
-            last_model = model or last_model
-            if messages and messages[-1].role == "assistant":
+        role, text, model = found
+        if role == "assistant" and parent is not None and parent.role == "assistant":
+            if not conversation.children(parent):
                 # One reply split around tool calls (browsing, code): ChatGPT
                 # shows it as one turn, and so does the app.
-                messages[-1].content += "\n\n" + clean(text)
-                messages[-1].model = model or messages[-1].model
+                parent.content += "\n\n" + clean(text)
+                parent.model = model or parent.model
+                shown[key] = parent
                 continue
+        raw = node["message"]
         message = Message(
-            role=role,
+            role=cast(Role, role),
             content=clean(text),
             id=new_id(),
             status=Status.COMPLETE,
             created_at=_iso(raw.get("create_time")) or created or updated or now_iso(),
+            model=(model or None) if role == "assistant" else None,
         )
-        if role == "assistant":
-            message.model = model or None
-        messages.append(message)
-    if not messages:
+        conversation.add(message, parent=parent)
+        shown[key] = message
+    if not conversation.nodes:
         raise ValueError("no user or assistant text")
 
-    first_stamp, last_stamp = messages[0].created_at, messages[-1].created_at
-    conversation = Conversation(
-        id=chatgpt_store_id(chatgpt_id),
-        created_at=created or first_stamp,
-        updated_at=updated or last_stamp,
-        model=last_model,
-        messages=messages,
+    current = data.get("current_node")
+    if not isinstance(current, str) or current not in mapping:
+        current = _newest_leaf(mapping)
+    at = shown.get(current) if current is not None else None
+    if at is not None:
+        conversation.current_id = at.id
+    else:
+        conversation.show_branch(conversation.children(None)[-1])
+    branch = conversation.messages
+    conversation.created_at = created or conversation.nodes[0].created_at
+    conversation.updated_at = updated or branch[-1].created_at
+    conversation.model = next(
+        (m.model for m in reversed(branch) if m.role == "assistant" and m.model), ""
     )
     title = data.get("title")
     title = clean_line(title, 200) if isinstance(title, str) else ""
@@ -220,7 +261,7 @@ def conversation_from_chatgpt(data: Any) -> Conversation:
         conversation.title = title
         conversation.title_is_custom = True
     else:
-        first_user = next((m.content for m in messages if m.role == "user"), "")
+        first_user = next((m.content for m in branch if m.role == "user"), "")
         conversation.title = title_from_text(first_user)
     return conversation
 

@@ -1,10 +1,19 @@
-"""Conversation and message data: plain dataclasses, no I/O, no Textual."""
+"""Conversation and message data: plain dataclasses, no I/O, no Textual.
+
+A conversation is a tree: every message names its parent (``parent_id``; None
+for the first), and the conversation remembers the message at the end of the
+branch on screen (``current_id``). Regenerating a reply adds a sibling reply;
+editing a message adds a sibling message with its own replies; nothing is
+overwritten. :attr:`Conversation.messages` is the branch on screen, root first:
+what is drawn, exported as Markdown and sent; :attr:`Conversation.nodes` holds
+every message of every branch, in the order they were written.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,7 +22,7 @@ from typing import Any, Literal
 from llmchat_tui import fields
 from llmchat_tui.fields import Converted, Converter, Note, Unusable, optional, read_fields, show
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
@@ -174,10 +183,12 @@ class Message:
     ttft_s: float | None = None
     tokens_per_s: float | None = None
     usage: Usage | None = None
+    parent_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
+            "parent_id": self.parent_id,
             "role": self.role,
             "content": self.content,
             "status": str(self.status),
@@ -216,6 +227,7 @@ class Message:
 #: How each saved field of :class:`Message` is read (``role`` is checked apart).
 MESSAGE_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("id", fields.identifier),
+    ("parent_id", optional(fields.identifier)),
     ("content", fields.text),
     ("status", fields.member(Status)),
     ("created_at", timestamp),
@@ -238,9 +250,19 @@ def title_from_text(text: str, limit: int = 60) -> str:
     return "New chat"
 
 
+class _Current:
+    """``Conversation.add``'s default parent: the end of the branch on screen."""
+
+    def __repr__(self) -> str:
+        return "CURRENT"
+
+
+CURRENT = _Current()
+
+
 @dataclass
 class Conversation:
-    """A conversation: its settings and its messages."""
+    """A conversation: its settings and its tree of messages."""
 
     id: str = field(default_factory=new_id)
     title: str = "New chat"
@@ -252,20 +274,156 @@ class Conversation:
     profile: str = ""
     system_prompt: str = ""
     draft: str = ""
-    messages: list[Message] = field(default_factory=list)
+    nodes: list[Message] = field(default_factory=list)
+    current_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self._cache_key: tuple[int, str | None, int] | None = None
+        self._by_id: dict[str, Message] = {}
+        self._children: dict[str | None, list[Message]] = {}
+        self._path: tuple[Message, ...] = ()
+        if self.current_id is None and self.nodes:
+            self.current_id = self.nodes[-1].id
+
+    # -- the tree ------------------------------------------------------------
+
+    def _fresh(self) -> None:
+        """Rebuild the id index and the path when the tree or the branch changed."""
+        key = (len(self.nodes), self.current_id, id(self.nodes[-1]) if self.nodes else 0)
+        if key == self._cache_key:
+            return
+        self._by_id = by_id = {m.id: m for m in self.nodes}
+        children: dict[str | None, list[Message]] = {}
+        for m in self.nodes:
+            children.setdefault(m.parent_id if m.parent_id in by_id else None, []).append(m)
+        self._children = children
+        path: list[Message] = []
+        seen: set[str] = set()
+        message = self._by_id.get(self.current_id) if self.current_id else None
+        while message is not None and message.id not in seen:
+            seen.add(message.id)
+            path.append(message)
+            message = self._by_id.get(message.parent_id) if message.parent_id else None
+        path.reverse()
+        self._path = tuple(path)
+        self._cache_key = key
+
+    def changed(self) -> None:
+        """Call after changing a message's ``parent_id`` in place (rare)."""
+        self._cache_key = None
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The branch on screen, first message first (what is drawn and sent)."""
+        self._fresh()
+        return self._path
+
+    def get(self, message_id: str | None) -> Message | None:
+        """The message with this id (any branch), if there is one."""
+        if message_id is None:
+            return None
+        self._fresh()
+        return self._by_id.get(message_id)
+
+    @property
+    def current(self) -> Message | None:
+        """The message at the end of the branch on screen."""
+        return self.get(self.current_id)
+
+    def children(self, message: Message | None) -> list[Message]:
+        """The replies to ``message`` (the first messages for None), oldest first."""
+        self._fresh()
+        return list(self._children.get(message.id if message is not None else None, ()))
+
+    def siblings(self, message: Message) -> list[Message]:
+        """``message`` and the other versions of it (same parent), oldest first."""
+        return self.children(self.get(message.parent_id))
+
+    def leaf_of(self, message: Message) -> Message:
+        """The end of the newest branch below ``message`` (itself if it has no reply)."""
+        self._fresh()
+        seen = {message.id}
+        while True:
+            below = self._children.get(message.id)
+            if not below or below[-1].id in seen:
+                return message
+            message = below[-1]
+            seen.add(message.id)
+
+    def show_branch(self, message: Message) -> None:
+        """Put ``message`` (and the newest branch below it) on screen."""
+        self.current_id = self.leaf_of(message).id
+
+    def switch(self, message: Message, step: int) -> Message | None:
+        """Show the previous (-1) or next (1) version of ``message``; the one shown now,
+        or None when there is none that way."""
+        versions = self.siblings(message)
+        at = versions.index(message) + step if message in versions else -1
+        if not 0 <= at < len(versions):
+            return None
+        chosen = versions[at]
+        self.show_branch(chosen)
+        return chosen
+
+    def add(self, message: Message, parent: Message | _Current | None = CURRENT) -> Message:
+        """Add ``message`` below ``parent`` (default: the end of the branch on screen)
+        and show it; the first user message names the conversation."""
+        if isinstance(parent, _Current):
+            message.parent_id = self.current_id
+        else:
+            message.parent_id = parent.id if parent is not None else None
+        self.nodes.append(message)
+        self.current_id = message.id
+        if message.role == "user" and not self.title_is_custom:
+            if sum(1 for m in self.nodes if m.role == "user") == 1:
+                self.title = title_from_text(message.content)
+        self.touch()
+        return message
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        """Append ``messages`` one below the other at the end of the branch on screen
+        (each the reply to the one before), without renaming or touching."""
+        for message in messages:
+            message.parent_id = self.current_id
+            self.nodes.append(message)
+            self.current_id = message.id
+
+    def remove(self, message: Message) -> list[str]:
+        """Take ``message`` out of the tree; its replies move up to its parent.
+
+        Returns the ids of the replies that moved (to put them back on undo).
+        The branch on screen stays where it was, or moves to the parent's.
+        """
+        moved = [m.id for m in self.children(message)]
+        for child in self.children(message):
+            child.parent_id = message.parent_id
+        on_path = message in self.messages
+        self.nodes.remove(message)
+        self._cache_key = None
+        if on_path and self.current_id == message.id:
+            parent = self.get(message.parent_id)
+            self.current_id = None
+            if parent is not None:
+                self.show_branch(parent)
+            elif self.nodes:
+                self.show_branch(self.children(None)[-1])
+        return moved
+
+    def put_back(self, message: Message, moved: list[str], position: int | None = None) -> None:
+        """Undo :meth:`remove`: ``message`` returns, and the replies that moved up hang
+        below it again."""
+        at = len(self.nodes) if position is None else max(0, min(position, len(self.nodes)))
+        self.nodes.insert(at, message)
+        for child_id in moved:
+            child = self.get(child_id)
+            if child is not None:
+                child.parent_id = message.id
+        self._cache_key = None
+        self.show_branch(message)
 
     def touch(self) -> None:
         """Mark the conversation as changed now."""
         self.updated_at = now_iso()
-
-    def add(self, message: Message) -> Message:
-        """Append ``message``; the first user message names the conversation."""
-        self.messages.append(message)
-        if message.role == "user" and not self.title_is_custom:
-            if sum(1 for m in self.messages if m.role == "user") == 1:
-                self.title = title_from_text(message.content)
-        self.touch()
-        return message
 
     def rename(self, title: str) -> None:
         """Give the conversation a title of the user's choosing."""
@@ -286,11 +444,13 @@ class Conversation:
             "profile": self.profile,
             "system_prompt": self.system_prompt,
             "draft": self.draft,
+            "current_id": self.current_id,
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field and every message of every branch."""
         data = self.head_dict()
-        data["messages"] = [m.to_dict() for m in self.messages]
+        data["messages"] = [m.to_dict() for m in self.nodes]
         return data
 
     @classmethod
@@ -327,7 +487,67 @@ class Conversation:
             for key, raw, action in pending:
                 found.append(FieldIssue(key, show(raw), action, number, message.id))
             messages.append(message)
-        return cls(id=str(data["id"]), messages=messages, **values)
+        _repair_tree(messages, found)
+        current = values.pop("current_id", None)
+        if current not in {m.id for m in messages}:
+            if current is not None:
+                found.append(FieldIssue("current_id", show(current), "unknown message; ignored"))
+            current = None
+        conversation = cls(id=str(data["id"]), nodes=messages, **values)
+        if current is not None:
+            conversation.current_id = current
+        elif messages:
+            conversation.show_branch(conversation.children(None)[-1])
+        return conversation
+
+
+def _repair_tree(messages: list[Message], found: list[FieldIssue]) -> None:
+    """Make the parent links a tree: unique ids, known parents, no loops.
+
+    A repeated id gets a new one; a message whose parent is unknown (or would
+    close a loop) hangs below the message before it in the file, as in the
+    one-branch files this format grew from. Each repair is told in ``found``.
+    """
+    seen: set[str] = set()
+    for number, message in enumerate(messages, 1):
+        if message.id in seen:
+            old = message.id
+            message.id = new_id()
+            found.append(FieldIssue("id", show(old), "repeated; given a new id", number, old))
+        seen.add(message.id)
+    by_id = {m.id: m for m in messages}
+    for number, message in enumerate(messages, 1):
+        parent = message.parent_id
+        before = messages[number - 2].id if number > 1 else None
+        if parent is not None and parent not in by_id:
+            found.append(
+                FieldIssue(
+                    "parent_id",
+                    show(parent),
+                    "unknown message; follows the one before",
+                    number,
+                    message.id,
+                )
+            )
+            message.parent_id = before
+            continue
+        # Walk up: a loop back to this message means the link cannot stand.
+        steps, walker = 0, parent
+        while walker is not None and steps <= len(messages):
+            if walker == message.id:
+                found.append(
+                    FieldIssue(
+                        "parent_id",
+                        show(parent),
+                        "would make a loop; follows the one before",
+                        number,
+                        message.id,
+                    )
+                )
+                message.parent_id = before if before != message.id else None
+                break
+            walker = by_id[walker].parent_id if walker in by_id else None
+            steps += 1
 
 
 #: How each saved field of :class:`Conversation` is read (``id`` comes from the
@@ -342,4 +562,5 @@ CONVERSATION_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("profile", fields.text),
     ("system_prompt", fields.text),
     ("draft", fields.text),
+    ("current_id", optional(fields.identifier)),
 )

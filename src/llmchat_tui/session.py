@@ -10,6 +10,7 @@ conversations can generate at once. No Textual import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from llmchat_tui.models import Conversation, Message, Status, title_from_text
 from llmchat_tui.sanitize import clean
 from llmchat_tui.store import Store, Summary, atomic_write_bytes
 from llmchat_tui.tee import Tee
+from llmchat_tui.trash import TrashEntry
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +128,13 @@ class ChatSession:
         """Whether the conversation is worth a file: it has messages or unsent text."""
         return bool(conversation.messages) or bool(conversation.draft.strip())
 
-    async def save(self, conversation: Conversation) -> None:
-        """Write ``conversation`` atomically, off the event loop, in order."""
-        if not self.is_saved(conversation):
+    async def save(self, conversation: Conversation, *, force: bool = False) -> None:
+        """Write ``conversation`` atomically, off the event loop, in order.
+
+        A conversation with nothing in it is not written unless ``force``
+        (its last message was deleted: the file must say so).
+        """
+        if not force and not self.is_saved(conversation):
             return
         lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
         async with lock:
@@ -138,13 +144,6 @@ class ChatSession:
         """Write ``conversation`` synchronously (used at exit)."""
         if self.is_saved(conversation):
             self.store.save(conversation)
-
-    def delete(self, conversation_id: str) -> None:
-        generation = self.generations.get(conversation_id)
-        if generation is not None:
-            generation.cancel()
-        self.conversations.pop(conversation_id, None)
-        self.store.delete(conversation_id)
 
     # -- providers -----------------------------------------------------------
 
@@ -288,23 +287,30 @@ class ChatSession:
     ) -> Turn:
         """Run ``change`` (which adds messages and saves); undo it all if it fails.
 
-        On any failure the conversation is as it was (messages and draft) and the
-        error propagates, so the caller can keep the user's text and say why.
+        On any failure the conversation is as it was (every branch, the branch
+        on screen, the draft and the reply being continued) and the error
+        propagates, so the caller can keep the user's text and say why.
         """
         self._check_idle(conversation)
-        before = list(conversation.messages)
-        draft = conversation.draft
+        nodes = list(conversation.nodes)
+        current, draft = conversation.current_id, conversation.draft
         title, updated_at = conversation.title, conversation.updated_at
+        last = conversation.current
+        last_status = last.status if last is not None else None
         try:
             generation = await change()
         except BaseException:
-            conversation.messages[:] = before
-            conversation.draft = draft
+            conversation.nodes[:] = nodes
+            conversation.current_id, conversation.draft = current, draft
             conversation.title, conversation.updated_at = title, updated_at
+            if last is not None and last_status is not None:
+                last.status = last_status
+            conversation.changed()
             raise
-        known = {id(m) for m in before}
-        added = [m for m in conversation.messages if id(m) not in known]
-        user = next((m for m in added if m.role == "user"), None)
+        known = {id(m) for m in nodes}
+        user = next(
+            (m for m in conversation.nodes if id(m) not in known and m.role == "user"), None
+        )
         return Turn(user=user, reply=generation.message, generation=generation)
 
     async def send(self, conversation: Conversation, text: str) -> Turn:
@@ -321,75 +327,130 @@ class ChatSession:
 
         return await self._transaction(conversation, change)
 
-    async def regenerate(self, conversation: Conversation) -> Turn:
-        """Replace the last reply with a new one (or send the last message again).
+    def _answered(self, conversation: Conversation) -> Message:
+        """The user message the last reply on screen answers (ValueError if none)."""
+        for message in reversed(conversation.messages):
+            if message.role == "user":
+                return message
+        raise ValueError("there is no message to answer yet")
 
-        Raises ``ValueError`` when the conversation has no user message to answer.
+    async def regenerate(self, conversation: Conversation) -> Turn:
+        """Answer the last message on screen again: a new reply beside the old ones.
+
+        Every earlier reply stays, reachable as a sibling (‹1/2›). Raises
+        ``ValueError`` when the conversation has no user message to answer.
         """
-        messages = conversation.messages
-        end = len(messages)
-        while end and messages[end - 1].role == "assistant":
-            end -= 1
-        if not end or messages[end - 1].role != "user":
-            raise ValueError("there is no message to answer yet")
+        question = self._answered(conversation)
 
         async def change() -> Generation:
-            del messages[end:]
+            conversation.current_id = question.id
             return await self._reply(conversation)
 
         return await self._transaction(conversation, change)
 
     async def continue_reply(self, conversation: Conversation) -> Turn:
-        """Ask the model to go on from the last (partial) reply.
+        """Ask the model to go on from the last (partial) reply, extending that reply.
 
-        The partial reply stays in the history; an instruction to continue is
-        sent (not stored) and the continuation becomes a new reply that
-        requests join to the one it continues.
+        An instruction to continue is sent (not stored); the text that comes
+        back is appended to the same message, which keeps one set of figures.
         """
         last = conversation.messages[-1] if conversation.messages else None
         if last is None or last.role != "assistant" or not last.content:
             raise ValueError("there is no partial reply to continue")
         extra = [{"role": "user", "content": CONTINUE_INSTRUCTION}]
-        return await self._transaction(conversation, lambda: self._reply(conversation, extra))
+        return await self._transaction(
+            conversation, lambda: self._reply(conversation, extra, continues=last)
+        )
 
     async def edit_and_resend(
         self, conversation: Conversation, message: Message, text: str
     ) -> Turn:
-        """Replace one of the user's messages and everything after it, then resend.
+        """Send a new version of one of the user's messages, with a new reply.
 
-        The later messages are dropped (the README says so, and so does the
-        prompt while editing).
+        The new version is a sibling of the old one: the old message and every
+        reply after it stay in their branch (‹1/2› switches between them).
         """
         if message.role != "user" or message not in conversation.messages:
             raise ValueError("only your own messages in this conversation can be edited")
 
         async def change() -> Generation:
-            del conversation.messages[conversation.messages.index(message) :]
-            conversation.add(Message(role="user", content=text))
+            parent = conversation.get(message.parent_id)
+            conversation.add(Message(role="user", content=text), parent=parent)
             return await self._reply(conversation)
 
         return await self._transaction(conversation, change)
 
-    async def delete_message(self, conversation: Conversation, message: Message) -> None:
-        """Remove one message from a conversation and save it (restored if that fails)."""
+    def switch(self, conversation: Conversation, message: Message, step: int) -> Message | None:
+        """Show another version of ``message`` (-1: older, 1: newer); None if none.
+
+        Refused while a reply is being written in this conversation.
+        """
         self._check_idle(conversation)
-        if message not in conversation.messages:
+        chosen = conversation.switch(message, step)
+        if chosen is not None:
+            conversation.changed()
+        return chosen
+
+    async def delete_message(self, conversation: Conversation, message: Message) -> TrashEntry:
+        """Move one message to the trash (its replies move up) and save.
+
+        Returns the trash entry, for undo (:meth:`restore_message`). Nothing
+        changes if the trash entry or the save fails.
+        """
+        self._check_idle(conversation)
+        if conversation.get(message.id) is not message:
             raise ValueError("that message is not in this conversation")
-        before = list(conversation.messages)
-        conversation.messages.remove(message)
+        entry = await asyncio.to_thread(self.store.trash_message, conversation, message)
+        nodes, current = list(conversation.nodes), conversation.current_id
+        parents = {m.id: m.parent_id for m in conversation.nodes}
         updated_at = conversation.updated_at
+        conversation.remove(message)
         conversation.touch()
-        lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
         try:
-            async with lock:
-                await asyncio.to_thread(self.store.save, conversation)
+            await self.save(conversation, force=True)
         except BaseException:
-            conversation.messages[:] = before
-            conversation.updated_at = updated_at
+            conversation.nodes[:] = nodes
+            for m in conversation.nodes:
+                m.parent_id = parents[m.id]
+            conversation.current_id, conversation.updated_at = current, updated_at
+            conversation.changed()
             raise
         generation = self.generations.get(conversation.id)
         if generation is not None and generation.message is message:
             del self.generations[conversation.id]
+        return entry
+
+    async def restore_message(self, conversation: Conversation, entry: TrashEntry) -> None:
+        """Undo :meth:`delete_message`: the message (and its replies) are back."""
+        self._check_idle(conversation)
+        lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
+        async with lock:
+            self.store.restore(entry, into=conversation)
+
+    async def delete(self, conversation_id: str) -> TrashEntry | None:
+        """Move a conversation to the trash (its reply stopped first); None if it was
+        never saved. Undo with :meth:`restore`."""
+        generation = self.generations.get(conversation_id)
+        if generation is not None and generation.active:
+            generation.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(generation.done.wait(), 2)
+        conversation = self.conversations.pop(conversation_id, None)
+        lock = self._save_locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            if not self.store.path_for(conversation_id).exists():
+                return None
+            try:
+                return await asyncio.to_thread(self.store.trash, conversation_id)
+            except BaseException:
+                if conversation is not None:
+                    self.conversations[conversation_id] = conversation
+                raise
+
+    async def restore(self, entry: TrashEntry) -> Conversation:
+        """Undo :meth:`delete`: the conversation is back (and listed)."""
+        await asyncio.to_thread(self.store.restore, entry)
+        return self.open(entry.conversation_id)
 
     # -- drafts ----------------------------------------------------------------
 
@@ -466,8 +527,13 @@ class ChatSession:
             raise RuntimeError("a reply is already being generated in this conversation")
 
     async def _reply(
-        self, conversation: Conversation, extra: list[dict[str, str]] | None = None
+        self,
+        conversation: Conversation,
+        extra: list[dict[str, str]] | None = None,
+        continues: Message | None = None,
     ) -> Generation:
+        """Start the reply to the branch on screen: a new message below its end, or
+        ``continues`` (a partial reply) extended. Saved before it is returned."""
         model = conversation.model or self.settings.model
         request = request_messages(conversation) + list(extra or [])
         estimate = None
@@ -475,7 +541,14 @@ class ChatSession:
         if tokens.is_loaded(tokens.encoding_for_model(model).name):
             plan = budget.plan_request(request, model, self.context_limit(conversation))
             request, estimate, dropped = plan.messages, plan.prompt_tokens, plan.dropped
-        reply = conversation.add(Message(role="assistant", status=Status.STREAMING, model=model))
+        if continues is None:
+            reply = conversation.add(
+                Message(role="assistant", status=Status.STREAMING, model=model)
+            )
+        else:
+            reply = continues
+            reply.status = Status.STREAMING
+            reply.error = None
         await self.save(conversation)
 
         async def checkpoint() -> None:
@@ -503,6 +576,7 @@ class ChatSession:
             dropped=dropped,
             tee=self._open_tee(conversation, model),
             on_state=state_changed,
+            continues=continues is not None,
             clock=self.clock if self.clock is not None else time.monotonic,
         )
         self.generations[conversation_id] = generation

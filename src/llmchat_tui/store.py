@@ -78,6 +78,7 @@ __all__ = [
     "decode_conversation",
     "encode_conversation",
     "upgrade_0_to_1",
+    "upgrade_1_to_2",
 ]
 
 log = logging.getLogger(__name__)
@@ -164,10 +165,38 @@ def upgrade_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "messages": upgraded, "schema_version": 1}
 
 
+def upgrade_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Upgrade schema 1 (one branch: a list) to schema 2 (a tree).
+
+    Each message's parent is the message before it, and the branch on screen
+    ends at the last one. Returns a new dict; ``data`` is not changed.
+    """
+    messages = data.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("missing messages")
+    upgraded = []
+    parent = None
+    for number, message in enumerate(messages, 1):
+        if not isinstance(message, dict):
+            raise ValueError(f"message {number} is not an object")
+        message = {**message, "parent_id": parent}
+        upgraded.append(message)
+        found = message.get("id")
+        parent = found if isinstance(found, str) and found else None
+    current = upgraded[-1].get("id") if upgraded else None
+    return {
+        **data,
+        "messages": upgraded,
+        "current_id": current if isinstance(current, str) else None,
+        "schema_version": 2,
+    }
+
+
 #: ``{version: function}``: each function turns a dict of schema ``version``
 #: into one of schema ``version + 1``. Applied in order up to SCHEMA_VERSION.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: upgrade_0_to_1,
+    1: upgrade_1_to_2,
 }
 
 
@@ -191,6 +220,7 @@ def _message_json(message: Any) -> bytes:
         message.created_at,
         message.role,
         message.id,
+        message.parent_id,
         None if usage is None else (usage.prompt_tokens, usage.completion_tokens, usage.source),
     )
     cached: tuple[object, bytes] | None = message.__dict__.get("_json_cache")
@@ -206,7 +236,7 @@ def encode_conversation(conv: Conversation) -> bytes:
 
     The conversation's fields are indented; each message is one line.
     """
-    messages = list(conv.messages)  # a snapshot: the UI may append meanwhile
+    messages = list(conv.nodes)  # a snapshot: the UI may append meanwhile
     data = conv.head_dict()
     try:
         head = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
@@ -412,7 +442,7 @@ def _entry(
         "updated_at": conv.updated_at,
         "created_at": conv.created_at,
         "model": conv.model,
-        "message_count": len(conv.messages) if message_count is None else message_count,
+        "message_count": len(conv.nodes) if message_count is None else message_count,
         "mtime_ns": stat.st_mtime_ns,
         "size": stat.st_size,
         "ino": stat.st_ino,
@@ -785,7 +815,7 @@ class Store:
                 for warning in warnings:
                     log.warning("%s", warning)
 
-            stuck = [m for m in conv.messages if m.status == Status.STREAMING]
+            stuck = [m for m in conv.nodes if m.status == Status.STREAMING]
             for message in stuck:
                 message.status = Status.INTERRUPTED
             if stuck:
@@ -834,7 +864,7 @@ class Store:
                 conv = decode_conversation(raw, summary.id)
             except (OSError, StoreError):
                 continue
-            if any(needle in message.content.casefold() for message in conv.messages):
+            if any(needle in message.content.casefold() for message in conv.nodes):
                 yield summary.id
 
     # -- writing -------------------------------------------------------------
@@ -951,7 +981,7 @@ class Store:
         in the trash, or in both. Raises :class:`StoreError` if ``message``
         is not in ``conversation`` or the entry cannot be written.
         """
-        position = next((n for n, m in enumerate(conversation.messages) if m is message), None)
+        position = next((n for n, m in enumerate(conversation.nodes) if m is message), None)
         if position is None:
             raise StoreError("that message is not in this conversation")
         _check_id(conversation.id)
@@ -1181,22 +1211,24 @@ class Store:
             )
         else:
             conversation = self.load(conv_id)
-        if any(m.id == message.id for m in conversation.messages):
+        if conversation.get(message.id) is not None:
             raise StoreError(
                 f"cannot restore {entry.id}: that message is already in the conversation"
             )
-        at = min(found["position"], len(conversation.messages))
+        at = min(found["position"], len(conversation.nodes))
         after = found["after_id"]
-        for number, other in enumerate(conversation.messages):
+        for number, other in enumerate(conversation.nodes):
             if after is not None and other.id == after:
                 at = number + 1
                 break
-        conversation.messages.insert(at, message)
+        if message.parent_id is not None and conversation.get(message.parent_id) is None:
+            message.parent_id = None  # its parent is gone too: it comes back as a root
+        conversation.put_back(message, found["moved"], at)
         conversation.touch()
         try:
             self.save(conversation)
         except StoreError:
-            conversation.messages.remove(message)
+            conversation.remove(message)
             raise
         try:
             os.unlink(entry.path)

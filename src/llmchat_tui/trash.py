@@ -127,7 +127,7 @@ def encode_message_entry(
     conversation: Conversation, message: Message, position: int, deleted: datetime
 ) -> bytes:
     """The bytes of the entry of ``message``, deleted from ``conversation`` at ``deleted``."""
-    after = conversation.messages[position - 1].id if position > 0 else None
+    after = conversation.nodes[position - 1].id if position > 0 else None
     data = {
         "kind": "message",
         "conversation_id": conversation.id,
@@ -135,6 +135,8 @@ def encode_message_entry(
         "deleted_at": iso(deleted),
         "position": position,
         "after_id": after,
+        # Its replies move up to its parent when it goes; on restore they come back.
+        "moved": [m.id for m in conversation.children(message)],
         "message": message.to_dict(),
     }
     return (json.dumps(data, indent=1, ensure_ascii=True) + "\n").encode("ascii")
@@ -144,8 +146,9 @@ def read_message_entry(raw: bytes) -> dict[str, Any]:
     """The fields of a message entry, checked; ValueError if it cannot be used.
 
     Returns ``title`` (str), ``position`` (int >= 0), ``after_id`` (str or
-    None), ``role`` (str or None) and ``message`` (the saved message dict,
-    to be read with :meth:`Message.from_dict`).
+    None), ``moved`` (ids of its replies, list), ``role`` (str or None) and
+    ``message`` (the saved message dict, to be read with
+    :meth:`Message.from_dict`).
     """
     try:
         data = json.loads(raw)
@@ -157,6 +160,7 @@ def read_message_entry(raw: bytes) -> dict[str, Any]:
     title = data.get("conversation_title")
     position = data.get("position")
     after = data.get("after_id")
+    moved = data.get("moved")
     role = message.get("role")
     return {
         "title": title if isinstance(title, str) else "",
@@ -164,6 +168,7 @@ def read_message_entry(raw: bytes) -> dict[str, Any]:
         if isinstance(position, int) and not isinstance(position, bool) and position >= 0
         else 0,
         "after_id": after if isinstance(after, str) else None,
+        "moved": [m for m in moved if isinstance(m, str)] if isinstance(moved, list) else [],
         "role": role if isinstance(role, str) else None,
         "message": message,
     }

@@ -11,9 +11,11 @@ streams by an :class:`~llmchat_tui.outbox.Outbox`; commands that open dialogs
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LARGE_DRAFT = 20_000  # characters; longer drafts are counted in a thread
 NARROW = 100  # columns; below this the sidebar hides unless the user shows it
+UNDO_SECONDS = 10.0  # how long a delete can be undone with the undo key
 
 
 def row_of(
@@ -84,6 +87,7 @@ class ChatScreen(Screen[None]):
         Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
         Binding("f8", "export('md')", "Export Markdown", id="export_markdown", show=False),
         Binding("shift+f8", "export('json')", "Export JSON", id="export_json", show=False),
+        Binding("ctrl+z", "undo", "Undo", id="undo", priority=True, tooltip="Undo a delete"),
     ]
 
     #: Palette entries: (title, help, action, binding id of its key or "").
@@ -186,6 +190,8 @@ class ChatScreen(Screen[None]):
         self._draft_timer: Timer | None = None
         self._estimate_timer: Timer | None = None
         self._shutting_down = False
+        self._undo: tuple[str, Callable[[], Awaitable[None]]] | None = None
+        self._undo_timer: Timer | None = None
         self._warned: set[str] = set(self.settings.warnings)  # shown at start by the app
         self._warned_profiles: set[str] = set()
         self._make_widgets()
@@ -436,13 +442,14 @@ class ChatScreen(Screen[None]):
 
     async def action_regenerate(self) -> None:
         """Replace the last reply with a new one, or resend a failed message."""
-        await self._again(self.session.regenerate, redraw=True)
+        await self._again(self.session.regenerate)
 
     async def action_continue_reply(self) -> None:
         """Ask the model to go on from a cut, stopped or failed reply."""
-        await self._again(self.session.continue_reply, redraw=False)
+        await self._again(self.session.continue_reply)
 
-    async def _again(self, make: commands.TurnMaker, *, redraw: bool) -> None:
+    async def _again(self, make: commands.TurnMaker) -> None:
+        """Regenerate or continue: draw the branch again with the reply live."""
         conversation = self.conversation
         try:
             turn = await make(conversation)
@@ -453,13 +460,10 @@ class ChatScreen(Screen[None]):
             log.exception("could not save before resending")
             self.tell(f"Could not save the conversation: {error}", severity="error")
             return
-        if redraw:
-            # The old replies are gone; draw the conversation again with the
-            # new reply live (drawing it and then adding it left a ghost).
-            await self.pane.show(
-                conversation, turn.generation, self.outbox.waiting(conversation.id)
-            )
-        await self._start(conversation, turn, drawn=redraw)
+        # The branch on screen changed (a new version, or a reply growing):
+        # drawing it again with the reply live leaves no stale view behind.
+        await self.pane.show(conversation, turn.generation, self.outbox.waiting(conversation.id))
+        await self._start(conversation, turn, drawn=True)
 
     async def _start(self, conversation: Conversation, turn: Turn, *, drawn: bool = False) -> None:
         """Show a new reply and run it in its own worker."""
@@ -558,6 +562,8 @@ class ChatScreen(Screen[None]):
         generating = self.session.is_generating(self.conversation.id)
         if action == "stop":
             return True if generating else None
+        if action == "undo":
+            return self._undo is not None  # in the footer only while there is one
         if action in ("regenerate", "continue_reply"):
             # Hidden from the footer where they do not apply.
             if generating or not self.conversation.messages:
@@ -568,6 +574,31 @@ class ChatScreen(Screen[None]):
                 return last.role == "assistant" and bool(last.content) and ended
             return True
         return True
+
+    def offer_undo(self, what: str, undo: Callable[[], Awaitable[None]]) -> None:
+        """Let the undo key bring back ``what`` for a few seconds (the latest delete)."""
+        self._undo = (what, undo)
+        if self._undo_timer is not None:
+            self._undo_timer.stop()
+        self._undo_timer = self.set_timer(UNDO_SECONDS, self._forget_undo)
+        self.refresh_bindings()
+
+    def _forget_undo(self) -> None:
+        self._undo = None
+        self.refresh_bindings()
+
+    async def action_undo(self) -> None:
+        """Undo the latest delete (within a few seconds of it)."""
+        if self._undo is None:
+            raise SkipAction()  # the key goes on to the prompt (undo typing)
+        (what, undo), self._undo = self._undo, None
+        self.refresh_bindings()
+        try:
+            await undo()
+        except (OSError, StoreError, ValueError, RuntimeError) as error:
+            self.tell(f"Could not bring back {what}: {error}", severity="error", timeout=8)
+            return
+        self.tell(f"Restored {what}.", timeout=3)
 
     def action_stop(self) -> None:
         """Stop the open conversation's reply."""
@@ -701,6 +732,15 @@ class ChatScreen(Screen[None]):
             return
         await self.show(conversation)
         self.prompt.focus()
+        issues = self.session.store.warnings_for(conversation.id)
+        if issues:
+            self.tell(
+                f"Some fields of this conversation's file were wrong and were ignored or "
+                f"converted ({len(issues)}: {issues[0]}…); the file was not changed. "
+                "Details are in the log.",
+                severity="warning",
+                timeout=10,
+            )
         profile = conversation.profile
         if profile and profile != self.settings.profile and profile not in self._warned_profiles:
             self._warned_profiles.add(profile)
@@ -732,6 +772,23 @@ class ChatScreen(Screen[None]):
         """Delete the open conversation (after asking)."""
         if self.conversation.messages:
             commands.delete_conversation(self, self.conversation.id)
+
+    async def open(self, conversation: Conversation) -> None:
+        """Show ``conversation`` (keeping the open one's draft) and focus the prompt."""
+        if conversation is not self.conversation:
+            self._stash_draft()
+            await self.show(conversation)
+        self.prompt.focus()
+
+    async def redraw(self) -> None:
+        """Draw the open conversation again (its branch changed), keeping the draft."""
+        conversation = self.conversation
+        generation = self.session.generation(conversation.id)
+        await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
+        model = conversation.model or self.settings.model
+        self.status.show(model=model, generation=generation, price=self.session.price(model))
+        self.update_estimate()
+        self.refresh_bindings()
 
     async def forget(self, conversation_id: str) -> None:
         """A conversation was deleted: drop its row, queue, and its view if open."""
@@ -791,9 +848,13 @@ class ChatScreen(Screen[None]):
         self.prompt.load(text)
         later = self.composer.later_count()
         send, cancel = self.keymap.label("send"), self.keymap.label("cancel_edit")
+        older = self.keymap.label("version_previous")
         self.prompt.set_editing(
-            f"Editing your message · {send} resends · {cancel} cancels",
-            f"drops the {later} later message(s)" if later else "",
+            f"Editing your message · {send} sends a new version · {cancel} cancels",
+            f"the old version and its {later} later message(s) stay: {older} in the "
+            "message list shows them"
+            if later
+            else "the old version stays",
         )
         self.prompt.focus()
         self._show_notice()
@@ -813,6 +874,34 @@ class ChatScreen(Screen[None]):
         self._show_notice()
         await self.pane.show(conversation, turn.generation, self.outbox.waiting(conversation.id))
         await self._start(conversation, turn, drawn=True)
+
+    @on(MessagePane.SwitchRequested)
+    async def _switch_version(self, event: MessagePane.SwitchRequested) -> None:
+        conversation = self.conversation
+        try:
+            chosen = self.session.switch(conversation, event.message, event.step)
+        except RuntimeError:
+            self.tell(f"Stop the reply first ({self.keymap.label('stop')}).", severity="warning")
+            return
+        if chosen is None:
+            return
+        generation = self.session.generation(conversation.id)
+        await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
+        self.pane.select_message(chosen)
+        self.update_estimate()
+        self.refresh_bindings()
+        self._save_later(conversation)  # the branch on screen is remembered
+
+    def _save_later(self, conversation: Conversation) -> None:
+        """Save off the UI thread; a failure is told, not raised."""
+
+        async def save() -> None:
+            try:
+                await self.session.save(conversation)
+            except (OSError, StoreError) as error:
+                self.tell(f"Could not save: {error}", severity="error", timeout=8)
+
+        self.run_worker(save(), group="save", exit_on_error=False)
 
     @on(MessagePane.DeleteRequested)
     def _delete_message(self, event: MessagePane.DeleteRequested) -> None:

@@ -54,57 +54,74 @@ def rename(screen: ChatScreen, conversation_id: str) -> None:
 
 
 def delete_conversation(screen: ChatScreen, conversation_id: str) -> None:
-    """Ask, then delete a conversation (its reply is stopped first)."""
+    """Ask, then move a conversation to the trash (its reply is stopped first)."""
     row = screen.sidebar.rows.get(conversation_id)
     title = clean_line(row.title if row else "this conversation", 50)
+    undo = screen.keymap.label("undo")
 
     async def done(confirmed: bool | None) -> None:
         if not confirmed:
             return
+        session = screen.session
         try:
-            screen.session.delete(conversation_id)
+            entry = await session.delete(conversation_id)
         except (OSError, StoreError) as error:
             screen.tell(f"Could not delete: {error}", severity="error")
             return
         await screen.forget(conversation_id)
-        screen.tell(f"Deleted “{title}”", timeout=3)
+        if entry is None:  # never saved: nothing to keep
+            screen.tell(f"Deleted “{title}”", timeout=3)
+            return
 
-    question = f"Delete “{title}”? This cannot be undone."
+        async def restore() -> None:
+            from llmchat_tui.screens.chat import row_of
+
+            conversation = await session.restore(entry)
+            screen.sidebar.upsert(row_of(conversation), to_top=False)
+            await screen.open(conversation)
+
+        screen.offer_undo(f"“{title}”", restore)
+        screen.tell(
+            f"Deleted “{title}” · {undo} undoes (llmchat-tui trash lists what was deleted)",
+            timeout=8,
+        )
+
+    question = f"Delete “{title}”? It goes to the trash for 30 days ({undo} undoes)."
     screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
 
 
 def delete_message(screen: ChatScreen, message: Message) -> None:
-    """Ask, then delete one message of the open conversation."""
+    """Ask, then move one message of the open conversation to the trash."""
     conversation = screen.conversation
     session = screen.session
     if session.is_generating(conversation.id):
         screen.tell(f"Stop the reply first ({screen.keymap.label('stop')}).", severity="warning")
         return
     who = "your message" if message.role == "user" else "this reply"
+    undo = screen.keymap.label("undo")
+
+    async def redraw() -> None:
+        if conversation is screen.conversation:
+            await screen.redraw()
 
     async def done(confirmed: bool | None) -> None:
         if not confirmed:
             return
         try:
-            await session.delete_message(conversation, message)
-        except (ValueError, OSError, StoreError) as error:
+            entry = await session.delete_message(conversation, message)
+        except (ValueError, RuntimeError, OSError, StoreError) as error:
             screen.tell(f"Could not delete: {error}", severity="error")
             return
-        if conversation is screen.conversation:
-            await screen.pane.remove_message(message)
-            generation = session.generation(conversation.id)
-            if screen.status.generation is not None and generation is None:
-                # The reply whose figures the status bar showed is gone.
-                screen.status.show(
-                    model=conversation.model or screen.settings.model,
-                    generation=None,
-                    price=session.price(conversation.model),
-                )
-            screen.update_estimate()
-            screen.refresh_bindings()
-        screen.tell(f"Deleted {who}.", timeout=3)
+        await redraw()
 
-    question = f"Delete {who}? This cannot be undone."
+        async def restore() -> None:
+            await session.restore_message(conversation, entry)
+            await redraw()
+
+        screen.offer_undo(who, restore)
+        screen.tell(f"Deleted {who} · {undo} undoes.", timeout=8)
+
+    question = f"Delete {who}? Its replies stay; {undo} undoes."
     screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
 
 

@@ -79,12 +79,22 @@ def shown_user_text(text: str, note: str = "the full text was sent") -> Content:
     return Content(shown)
 
 
+def versions_label(versions: tuple[int, int] | None) -> str:
+    """``‹2/3›`` for the second of three versions of a message; "" for the only one."""
+    return f"‹{versions[0]}/{versions[1]}›" if versions and versions[1] > 1 else ""
+
+
 class UserMessageView(Static):
     """A message the user wrote: plain text, never markup."""
 
-    def __init__(self, message: Message) -> None:
-        super().__init__(shown_user_text(message.content), classes="message user")
+    def __init__(self, message: Message, versions: tuple[int, int] | None = None) -> None:
+        text = shown_user_text(message.content)
+        label = versions_label(versions)
+        if label:
+            text = Content.assemble((label + " ", "$accent"), text)
+        super().__init__(text, classes="message user")
         self.message = message
+        self.versions = versions
 
 
 class QueuedMessageView(Static):
@@ -111,16 +121,21 @@ class AssistantMessageView(Vertical):
         message: Message,
         generation: Generation | None = None,
         price_lookup: PriceLookup | None = None,
+        versions: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(classes="message assistant")
         self.message = message
         self.generation = generation
         self.price_lookup = price_lookup
+        self.versions = versions
         self.shown_parts = 0
 
     def compose(self) -> ComposeResult:
-        header = clean_line(self.message.model or "assistant", 60)
-        yield Static(Content.styled(header, "$text-muted"), classes="header")
+        header = Content.styled(clean_line(self.message.model or "assistant", 60), "$text-muted")
+        label = versions_label(self.versions)
+        if label:
+            header = Content.assemble(header, "  ", (label, "$accent"))
+        yield Static(header, classes="header")
         if self.generation is not None and self.generation.active:
             yield self._reasoning_block("")
             yield ReplyBody()
@@ -154,7 +169,10 @@ class AssistantMessageView(Vertical):
         reasoning_text = self.query_one(".reasoning-text", Static)
         footer = self.query_one(".footer", Static)
         text_at = reasoning_at = 0
-        thought = ""
+        thought = generation.reasoning_prefix
+        if generation.prefix:  # continuing a reply: what it already said comes first
+            body.append(generation.prefix)
+            await body.render_pending()
         try:
             while True:
                 fresh, text_at = generation.text_since(text_at)
@@ -202,6 +220,8 @@ class MessagePane(VerticalScroll):
     BINDINGS = [
         Binding("up", "select(-1)", "Previous", id="message_previous", show=False),
         Binding("down", "select(1)", "Next", id="message_next", show=False),
+        Binding("left", "switch(-1)", "‹ Older version", id="version_previous"),
+        Binding("right", "switch(1)", "Newer version ›", id="version_next"),
         Binding("c", "copy_message", "Copy", id="copy_message"),
         Binding("b", "copy_code", "Copy code", id="copy_code"),
         Binding("e", "edit_message", "Edit", id="edit_message"),
@@ -220,6 +240,13 @@ class MessagePane(VerticalScroll):
         """Delete this message (after asking)."""
 
         message: Message
+
+    @dataclass
+    class SwitchRequested(TextualMessage):
+        """Show another version of this message (-1 older, 1 newer)."""
+
+        message: Message
+        step: int
 
     @dataclass
     class QueuedEditRequested(TextualMessage):
@@ -256,10 +283,10 @@ class MessagePane(VerticalScroll):
     # -- selection ---------------------------------------------------------
 
     def on_focus(self) -> None:
-        if self.selected is None or self.selected not in self.views():
-            views = self.views()
-            if views:
-                self._select(views[-1])
+        # Entering the list starts at the newest message, every time.
+        views = self.views()
+        if views:
+            self._select(views[-1])
 
     def on_blur(self) -> None:
         for view in self.query(".-selected"):
@@ -272,6 +299,7 @@ class MessagePane(VerticalScroll):
         self.selected = view
         self._code_turn = 0
         self.scroll_to_widget(view, animate=False)
+        self.refresh_bindings()
 
     @property
     def selected_message(self) -> Message | None:
@@ -358,6 +386,25 @@ class MessagePane(VerticalScroll):
         elif view is not None:
             self.post_message(self.DeleteRequested(view.message))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch":
+            view = self.selected
+            versions = getattr(view, "versions", None)
+            return bool(versions and versions[1] > 1)  # shown only where there are others
+        return True
+
+    def action_switch(self, step: int) -> None:
+        """Show the older or newer version of the selected message."""
+        message = self.selected_message
+        if message is not None:
+            self.post_message(self.SwitchRequested(message, step))
+
+    def select_message(self, message: Message) -> None:
+        """Select the view of ``message`` (after the pane was redrawn)."""
+        view = self.view_of(message)
+        if view is not None:
+            self._select(view)
+
     def action_leave(self) -> None:
         """Back to the prompt."""
         self.post_message(self.Left())
@@ -366,10 +413,15 @@ class MessagePane(VerticalScroll):
 
     def view_for(self, message: Message, generation: Generation | None) -> MessageView:
         """The widget that draws ``message`` (live if ``generation`` is writing it)."""
+        versions = None
+        if self.conversation is not None:
+            siblings = self.conversation.siblings(message)
+            if len(siblings) > 1 and message in siblings:
+                versions = (siblings.index(message) + 1, len(siblings))
         if message.role == "user":
-            return UserMessageView(message)
+            return UserMessageView(message, versions)
         live = generation if generation is not None and generation.message is message else None
-        return AssistantMessageView(message, live, self.price_lookup)
+        return AssistantMessageView(message, live, self.price_lookup, versions)
 
     def _queued_hint(self) -> str:
         select = self.keymap.label("select_messages")
