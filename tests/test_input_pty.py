@@ -9,6 +9,7 @@ the user sees (pyte), what the loopback server received, and what was saved.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,4 +146,33 @@ def test_text_and_enter_in_one_write_five_times(launch: Launch, server: OpenAISe
     term.wait_for_text("Echo: five figs", timeout=30)
     wait_for_state(term, "complete")
     assert sent_texts(server) == words
+    quit_app(term)
+
+
+def test_a_key_and_the_text_typed_after_it_stay_in_order(launch: Launch, data_dir: Path) -> None:
+    """Ctrl+N then words, in one burst: the words go to the new chat, not the old one.
+
+    Textual hands a key to the focused prompt first and runs a screen's key only when
+    the key has bubbled up, so without care the characters after it overtake it."""
+    term = launch()
+    term.send("first draft\x0esecond draft")
+    term.wait_for_text("second draft")
+    term.press("ctrl+q")
+    assert term.wait_for_exit(15) == 0
+    drafts = sorted(
+        json.loads(path.read_text())["draft"]
+        for path in (data_dir / "conversations").glob("*.json")
+    )
+    assert drafts == ["first draft", "second draft"]
+
+
+def test_editing_keys_in_a_burst_apply_where_they_were_typed(
+    launch: Launch, server: OpenAIServer
+) -> None:
+    """ "ab", Left, "c", End, "d" in one write edits like a slow typist: "acbd"."""
+    term = launch()
+    term.send("ab\x1b[Dc\x1b[Fd")
+    term.wait_for_text("acbd")
+    send_and_wait(term, server, 1)
+    assert sent_texts(server) == ["acbd"]
     quit_app(term)

@@ -6,7 +6,6 @@ loopback server and assert on the screen (pyte), the disk and the server's reque
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from app_pty import (
     message_footers,
     only_conversation,
     quit_app,
+    read_if_valid,
     send_message,
     status_line,
     status_state,
@@ -260,14 +260,22 @@ def test_a_new_chats_draft_is_listed_once_and_survives_kill_9(
     )
     wait_for(lambda: conversation_files(data_dir), 10, "the draft saved to disk")
     term.press("ctrl+n")
-    term.wait_for_text("New conversation")
+    term.wait_until(
+        lambda s: "New conversation" in s and "half a thought" not in "\n".join(pane_rows(s)[-6:]),
+        what="a second new chat with an empty prompt",
+    )
     term.send("another unsent idea")
-    wait_for(lambda: len(conversation_files(data_dir)) == 2, 10, "the second draft saved")
+    expected = ["another unsent idea", "half a thought about lighthouses"]
+
+    def drafts() -> list[str]:
+        found = (read_if_valid(p) for p in conversation_files(data_dir))
+        return sorted(c["draft"] for c in found if c is not None)
+
+    # Autosave runs a moment after typing stops: wait for it, then pull the plug.
+    wait_for(lambda: drafts() == expected, 10, "both drafts saved in full")
     term.kill(signal.SIGKILL)
     term.wait_for_exit(10)
-
-    drafts = sorted(json.loads(p.read_text())["draft"] for p in conversation_files(data_dir))
-    assert drafts == ["another unsent idea", "half a thought about lighthouses"]
+    assert drafts() == expected
 
     term = launch(wait_ready=False)
     screen = term.wait_for_text("half a thought about")

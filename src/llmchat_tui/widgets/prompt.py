@@ -12,6 +12,7 @@ from textual.widgets import TextArea
 
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import normalize_newlines
+from llmchat_tui.widgets.ordered_keys import run_binding_now
 
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
@@ -157,4 +158,6 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
+            return
+        await run_binding_now(self, event)
         # Anything else: Textual goes on to TextArea's own key handler.

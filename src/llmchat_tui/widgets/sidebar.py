@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,6 +25,7 @@ from textual.widgets.option_list import Option
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import parse_iso
 from llmchat_tui.sanitize import clean_line
+from llmchat_tui.widgets.ordered_keys import run_binding_now
 
 
 def relative_time(iso: str, now: datetime | None = None) -> str:
@@ -135,6 +137,9 @@ class FilterInput(Input):
         """Esc in the filter box (``was_empty``: nothing was typed)."""
 
         was_empty: bool
+
+    async def _on_key(self, event: events.Key) -> None:
+        await run_binding_now(self, event)  # Input's own handler runs after (text)
 
     def action_move(self, step: int) -> None:
         """Move the highlight in the results."""
