@@ -122,6 +122,9 @@ class Terminal:
                 env=child_env,
                 cwd=None if cwd is None else Path(cwd),
                 start_new_session=True,
+                # Like a terminal emulator: the pty becomes the session's controlling
+                # terminal, so closing it hangs the program up (SIGHUP).
+                preexec_fn=_take_controlling_terminal,
                 close_fds=True,
             )
         except BaseException:
@@ -131,6 +134,7 @@ class Terminal:
             os.close(slave)
         self._master = master
         self._closed = False
+        self._master_closed = False
         self._reader = threading.Thread(
             target=self._read_loop, name=f"pty-reader-{self.proc.pid}", daemon=True
         )
@@ -147,7 +151,7 @@ class Terminal:
                 except (OSError, ValueError):
                     return  # closed under us
                 if not ready:
-                    if self._closed:
+                    if self._closed or self._master_closed:
                         return
                     continue
                 try:
@@ -283,6 +287,16 @@ class Terminal:
         except ProcessLookupError:
             pass
 
+    def close_master(self) -> None:
+        """Close the terminal's side, as when its window is closed: the kernel sends
+        the program SIGHUP and its reads and writes on the terminal fail from then on."""
+        if self._master_closed:
+            return
+        self._master_closed = True
+        self._reader.join(2)
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+
     def close(self) -> None:
         """Kill the process group if still running, reap it, and close the pty."""
         if self._closed:
@@ -292,8 +306,9 @@ class Terminal:
             self.proc.wait(5)
         self._closed = True
         self._reader.join(2)
-        with contextlib.suppress(OSError):
-            os.close(self._master)
+        if not self._master_closed:
+            with contextlib.suppress(OSError):
+                os.close(self._master)
 
     def __enter__(self) -> Terminal:
         return self
@@ -303,3 +318,8 @@ class Terminal:
 
     def __repr__(self) -> str:
         return f"<Terminal pid={self.proc.pid} argv={self.argv!r}>"
+
+
+def _take_controlling_terminal() -> None:
+    """In the child, after ``setsid``: make its stdin (the pty) the controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -153,6 +153,7 @@ def test_cli_warns_when_a_config_with_a_key_is_readable(monkeypatch):
     class FakeApp:
         def __init__(self, session, **kwargs):
             seen.update(kwargs)
+            self.session = session
             self.return_code = 0
 
         def run(self):

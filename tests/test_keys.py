@@ -237,6 +237,7 @@ def run_cli(monkeypatch, argv: list[str], tmp_path: Path) -> dict:
     class FakeApp:
         def __init__(self, session, **kwargs):
             seen.update(kwargs, session=session)
+            self.session = session
             self.return_code = 0
 
         def run(self):

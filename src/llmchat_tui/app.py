@@ -6,8 +6,10 @@ screen; this module only holds what is the same on every screen.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import signal
 from collections.abc import Iterable
 from functools import partial
 
@@ -26,6 +28,9 @@ from llmchat_tui.session import ChatSession
 from llmchat_tui.store import Skipped
 
 log = logging.getLogger(__name__)
+
+#: Signals that stop the app like the quit key does (exit status 128 + signal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 class AppCrashed(Exception):
@@ -68,6 +73,7 @@ class ChatApp(App[int]):
         self.warnings = warnings or []
         self.first_run = first_run
         self.probe_servers = probe_servers
+        self._stopping_for: int | None = None
         self._chat = ChatScreen(
             session, self.keymap, first_run=first_run, probe_servers=probe_servers
         )
@@ -79,6 +85,8 @@ class ChatApp(App[int]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self._chat)
+        if not self.is_headless:
+            self._handle_signals()
         remembered = self.session.ui_state.get("theme")
         theme = remembered if isinstance(remembered, str) else self.settings.theme
         if theme in self.available_themes:
@@ -165,6 +173,31 @@ class ChatApp(App[int]):
         await self.shutdown()
         self.exit(0)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, interrupted: bool = False) -> None:
         """Stop replies and save everything (drafts and queued messages included)."""
-        await self.chat.shutdown()
+        await self.chat.shutdown(interrupted=interrupted)
+
+    # -- signals -----------------------------------------------------------------
+
+    def _handle_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed) and SIGINT from outside end the
+        app as cleanly as the quit key: the reply streaming is saved as
+        interrupted, drafts are kept, and the terminal is restored."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        if self._stopping_for is not None:
+            # A second signal while saving: stop waiting, leave now.
+            self.exit(return_code=128 + signum)
+            return
+        self._stopping_for = signum
+        log.warning("stopping on signal %s", signal.Signals(signum).name)
+        self.call_later(self._stop_for_signal, signum)
+
+    async def _stop_for_signal(self, signum: int) -> None:
+        try:
+            await self.shutdown(interrupted=True)
+        finally:
+            self.exit(return_code=128 + signum)

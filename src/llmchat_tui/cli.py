@@ -151,8 +151,18 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             return fail(str(error))
         result = app.run()
+        unsaved = app.session.unsaved
+        for conversation_id, reason in unsaved.items():
+            conversation = app.session.conversations.get(conversation_id)
+            title = conversation.title if conversation is not None else conversation_id
+            print(
+                f"llmchat-tui: “{title}” could not be saved in {data_dir}: {reason}",
+                file=sys.stderr,
+            )
         if app.return_code:
             return app.return_code
+        if unsaved:
+            return 1
         return result if isinstance(result, int) else 0
     finally:
         store.close()

@@ -177,6 +177,7 @@ class Generation:
         self.listeners: list[Callable[[Generation], None]] = []
 
         self._task: asyncio.Task[None] | None = None
+        self._interrupted = False
         self._tee_cursor = 0
         self._counted = (0, 0)  # text and reasoning cursors of the token estimate
         self._counted_tokens = 0
@@ -289,10 +290,15 @@ class Generation:
 
     # -- control -----------------------------------------------------------
 
-    def cancel(self) -> bool:
-        """Stop the reply now (closes the HTTP stream). True if it was running."""
+    def cancel(self, *, interrupted: bool = False) -> bool:
+        """Stop the reply now (closes the HTTP stream). True if it was running.
+
+        ``interrupted``: the app is being stopped (a signal), not the user
+        stopping the reply; the message is then saved as *interrupted*.
+        """
         if not self.active:
             return False
+        self._interrupted = interrupted
         if self._task is not None and not self._task.done():
             self._task.cancel()
         return True
@@ -307,6 +313,8 @@ class Generation:
             await self._attempts()
         except asyncio.CancelledError:
             self._end(State.CANCELLED, None)
+            if self._interrupted:
+                self.message.status = Status.INTERRUPTED
             await self._final_save()
             raise
         except Exception as error:
@@ -479,13 +487,15 @@ class Generation:
             self._copy_to_tee()
             mark = self._progress_mark()
             if mark != saved and self.ended_at is None:
-                saved = mark
                 self._sync_message()
                 self.message.status = Status.STREAMING
                 try:
                     await self._save()
                 except Exception:
+                    # Told to the user by the session; tried again next interval.
                     log.exception("checkpoint failed")
+                else:
+                    saved = mark
 
 
 def _since(parts: list[str], cursor: int) -> tuple[str, int]:

@@ -24,7 +24,7 @@ from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
 from llmchat_tui.models import Conversation, Message, Status, title_from_text
 from llmchat_tui.sanitize import clean
-from llmchat_tui.store import Store, Summary, atomic_write_bytes
+from llmchat_tui.store import Store, StoreError, Summary, atomic_write_bytes
 from llmchat_tui.tee import Tee
 from llmchat_tui.trash import TrashEntry
 
@@ -95,6 +95,10 @@ class ChatSession:
         self._retired: list[ChatClient] = []
         #: Called with (conversation id, generation) whenever a reply changes state.
         self.on_generation_state: list[Callable[[str, Generation], None]] = []
+        #: Conversations whose latest save failed, with the error (the app retries).
+        self.unsaved: dict[str, str] = {}
+        #: Told ``(conversation id, error text or None once saved again)``.
+        self.on_save_state: list[Callable[[str, str | None], None]] = []
 
     # -- conversations -----------------------------------------------------
 
@@ -138,12 +142,52 @@ class ChatSession:
             return
         lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
         async with lock:
-            await asyncio.to_thread(self.store.save, conversation)
+            try:
+                await asyncio.to_thread(self.store.save, conversation)
+            except (OSError, StoreError) as error:
+                self._saved(conversation.id, error)
+                raise
+            self._saved(conversation.id, None)
 
     def save_now(self, conversation: Conversation) -> None:
         """Write ``conversation`` synchronously (used at exit)."""
         if self.is_saved(conversation):
-            self.store.save(conversation)
+            try:
+                self.store.save(conversation)
+            except (OSError, StoreError) as error:
+                self._saved(conversation.id, error)
+                raise
+            self._saved(conversation.id, None)
+
+    def _saved(self, conversation_id: str, error: BaseException | None) -> None:
+        """Record whether the conversation's latest save worked, and tell the app
+        when that changes (``on_save_state(id, None)`` means saved again)."""
+        before = self.unsaved.get(conversation_id)
+        if error is None:
+            if before is None:
+                return
+            del self.unsaved[conversation_id]
+            text = None
+        else:
+            text = save_error_text(error)
+            self.unsaved[conversation_id] = text
+            if before == text:
+                return
+        for callback in list(self.on_save_state):
+            try:
+                callback(conversation_id, text)
+            except Exception:
+                log.exception("save state callback failed")
+
+    async def retry_unsaved(self) -> None:
+        """Try again to save every conversation whose last save failed."""
+        for conversation_id in list(self.unsaved):
+            conversation = self.conversations.get(conversation_id)
+            if conversation is None:
+                self.unsaved.pop(conversation_id, None)
+                continue
+            with contextlib.suppress(OSError, StoreError):
+                await self.save(conversation, force=True)
 
     # -- providers -----------------------------------------------------------
 
@@ -595,11 +639,16 @@ class ChatSession:
         generation = self.generations.get(conversation_id)
         return generation.cancel() if generation is not None else False
 
-    async def close(self) -> None:
-        """Stop every reply, save everything, close the client."""
+    async def close(self, *, interrupted: bool = False) -> None:
+        """Stop every reply, save everything, close the client.
+
+        ``interrupted`` (the app was told to stop by a signal): replies still
+        streaming are saved as *interrupted*, with all the text that arrived.
+        A conversation that cannot be saved stays in :attr:`unsaved`.
+        """
         running = [g for g in self.generations.values() if g.active]
         for generation in running:
-            generation.cancel()
+            generation.cancel(interrupted=interrupted)
         for generation in running:
             try:
                 await asyncio.wait_for(generation.done.wait(), 2)
@@ -608,7 +657,14 @@ class ChatSession:
         for conversation in list(self.conversations.values()):
             try:
                 self.save_now(conversation)
-            except Exception:
+            except (OSError, StoreError):
                 log.exception("saving at exit failed")
         for client in [*self._clients.values(), *self._retired]:
             await client.close()
+
+
+def save_error_text(error: BaseException) -> str:
+    """A failed save in words a user can act on ("No space left on device")."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

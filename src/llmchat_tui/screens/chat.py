@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 LARGE_DRAFT = 20_000  # characters; longer drafts are counted in a thread
 NARROW = 100  # columns; below this the sidebar hides unless the user shows it
 UNDO_SECONDS = 10.0  # how long a delete can be undone with the undo key
+SAVE_RETRY_S = 5.0  # seconds between tries to save a chat whose save failed
 
 
 def row_of(
@@ -161,6 +162,13 @@ class ChatScreen(Screen[None]):
         generation: Generation
 
     @dataclass
+    class SaveStateChanged(TextualMessage):
+        """A conversation could not be saved (``error``), or was saved again (None)."""
+
+        conversation_id: str
+        error: str | None
+
+    @dataclass
     class SearchResults(TextualMessage):
         """The conversations that match a filter query (found in a thread)."""
 
@@ -196,10 +204,16 @@ class ChatScreen(Screen[None]):
         self._warned_profiles: set[str] = set()
         self._make_widgets()
         session.on_generation_state.append(self._relay_generation_state)
+        session.on_save_state.append(self._relay_save_state)
+        self._retry_timer: Timer | None = None
 
     def _relay_generation_state(self, conversation_id: str, generation: Generation) -> None:
         """The session's callback: one Textual message per state change of a reply."""
         self.post_message(self.GenerationChanged(conversation_id, generation))
+
+    def _relay_save_state(self, conversation_id: str, error: str | None) -> None:
+        """The session's callback: a save failed (``error``) or worked again (None)."""
+        self.post_message(self.SaveStateChanged(conversation_id, error))
 
     # -- layout ------------------------------------------------------------
 
@@ -302,7 +316,12 @@ class ChatScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show_notice(self) -> None:
-        """The status bar's notice: edit mode, or messages waiting, or nothing."""
+        """The status bar's notice: an unsaved chat, edit mode, messages waiting, or nothing."""
+        if self.session.unsaved:
+            unsaved = self.session.unsaved
+            what = "this chat" if self.conversation.id in unsaved else f"{len(unsaved)} chat(s)"
+            self.status.set_note(f"NOT SAVED: {what} · retrying", "error")
+            return
         if self.composer.editing:
             self.status.set_note(f"editing · {self.keymap.label('cancel_edit')} cancels", "edit")
             return
@@ -494,6 +513,32 @@ class ChatScreen(Screen[None]):
         )
         self.refresh_bindings()
 
+    @on(SaveStateChanged)
+    def _save_state_changed(self, event: SaveStateChanged) -> None:
+        conversation = self.session.conversations.get(event.conversation_id)
+        title = conversation.title if conversation is not None else event.conversation_id
+        if event.error is not None:
+            self.notify(
+                f"“{title}” could not be saved in {self.session.store.data_dir}: {event.error}. "
+                "Everything is kept in memory and saved as soon as the disk takes it again; "
+                "quitting now would lose what is not saved.",
+                title="Not saved",
+                severity="error",
+                timeout=20,
+                markup=False,
+            )
+            if self._retry_timer is None:
+                self._retry_timer = self.set_interval(SAVE_RETRY_S, self._retry_saves)
+        else:
+            self.notify(f"“{title}” is saved again.", title="Saved", markup=False)
+            if not self.session.unsaved and self._retry_timer is not None:
+                self._retry_timer.stop()
+                self._retry_timer = None
+        self._show_notice()
+
+    async def _retry_saves(self) -> None:
+        await self.session.retry_unsaved()
+
     @on(GenerationChanged)
     async def _generation_changed(self, event: GenerationChanged) -> None:
         generation = event.generation
@@ -641,8 +686,9 @@ class ChatScreen(Screen[None]):
     def _left_sidebar(self) -> None:
         self.prompt.focus()
 
-    async def shutdown(self) -> None:
-        """Keep every unsent text (queued ones too) and stop and save every reply."""
+    async def shutdown(self, *, interrupted: bool = False) -> None:
+        """Keep every unsent text (queued ones too) and stop and save every reply
+        (``interrupted``: told to stop by a signal; replies are saved as interrupted)."""
         if self._shutting_down:
             return
         self._shutting_down = True
@@ -656,7 +702,7 @@ class ChatScreen(Screen[None]):
         if self.composer.editing:
             self.prompt.load(self.composer.end_edit())
         self._stash_draft()
-        await self.session.close()
+        await self.session.close(interrupted=interrupted)
 
     # -- drafts ----------------------------------------------------------------
 
