@@ -114,6 +114,9 @@ def app_env(server: OpenAIServer) -> dict[str, str]:
     """The environment of the app: the isolated one plus the loopback server."""
     env = dict(os.environ)
     env.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
+    # No desktop: the clipboard is OSC 52 only, whatever the machine running the tests.
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
     return env
 
 

@@ -118,7 +118,7 @@ def test_every_key_in_the_table(
     keys.press("message_previous")
     keys.press("message_next")
     keys.press("copy_message")
-    wait(lambda s: "Copied the reply" in s, what="copied")
+    wait(lambda s: "Sent the reply" in s and "(OSC 52)" in s, what="copied")
     for _ in range(3):  # "now talk for long", the regenerated reply, the first message
         keys.press("message_previous")
     keys.press("edit_message")
@@ -134,7 +134,7 @@ def test_every_key_in_the_table(
     keys.press("version_previous")  # the first answer, which regenerating kept
     wait(lambda s: "First answer with code:" in s and "‹1/2›" in s, what="the older version")
     keys.press("copy_code")
-    wait(lambda s: "Copied code block 1 of 1" in s, what="its code copied")
+    wait(lambda s: "Sent code block 1 of 1" in s, what="its code copied")
     keys.press("version_next")
     wait(lambda s: "Regenerated answer." in s and "‹2/2›" in s, what="the newer version")
     for key in ("delete", "x"):

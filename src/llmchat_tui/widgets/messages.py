@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -22,6 +23,7 @@ from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
+from llmchat_tui import clipboard
 from llmchat_tui.blocks import code_blocks
 from llmchat_tui.budget import Price, cost, format_cost
 from llmchat_tui.generation import Generation, State
@@ -331,12 +333,7 @@ class MessagePane(VerticalScroll):
         if found is None:
             return
         text = clean(found[0])
-        self.app.copy_to_clipboard(text)
-        self.notify(
-            f"Copied {found[1]} ({len(text):,} characters) to the clipboard.",
-            timeout=3,
-            markup=False,
-        )
+        self._copy(text, f"{found[1]} ({len(text):,} characters)")
 
     def action_copy_code(self) -> None:
         """Copy the selected message's code blocks, one per press."""
@@ -350,14 +347,29 @@ class MessagePane(VerticalScroll):
         index = self._code_turn % len(blocks)
         self._code_turn += 1
         text = clean(blocks[index])
-        self.app.copy_to_clipboard(text)
         again = self.keymap.label("copy_code")
-        more = f" (press {again} again for the next)" if len(blocks) > 1 else ""
+        more = f" Press {again} again for the next block." if len(blocks) > 1 else ""
+        what = f"code block {index + 1} of {len(blocks)} ({len(text.splitlines())} lines)"
+        self._copy(text, what, more)
+
+    def _copy(self, text: str, what: str, after: str = "") -> None:
+        """Copy ``text``: OSC 52 to the terminal always, and the desktop's clipboard tool
+        where there is one; the notification says which of them was used."""
+        self.app.copy_to_clipboard(text)
+        tool = clipboard.local_tool()
+        if tool is None:
+            self._told_copy(clipboard.describe(what, None, None) + after)
+        else:
+            self._copy_with(tool, text, what, after)
+
+    @work(group="clipboard", exit_on_error=False)
+    async def _copy_with(self, tool: clipboard.Tool, text: str, what: str, after: str) -> None:
+        error = await asyncio.to_thread(clipboard.run_tool, tool, text)
+        self._told_copy(clipboard.describe(what, tool, error) + after, error is not None)
+
+    def _told_copy(self, message: str, failed: bool = False) -> None:
         self.notify(
-            f"Copied code block {index + 1} of {len(blocks)} "
-            f"({len(text.splitlines())} lines){more}.",
-            timeout=4,
-            markup=False,
+            message, severity="warning" if failed else "information", timeout=6, markup=False
         )
 
     def action_edit_message(self) -> None:
