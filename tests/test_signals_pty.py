@@ -74,6 +74,8 @@ def test_closing_the_terminal_saves_and_exits(
     term = launch()
     send_message(term, "tell me everything")
     term.wait_for_text(LONG_REPLY_START)
+    term.send("typed before the window closed")
+    term.wait_for_text("typed before the window closed")
     term.close_master()
     status = term.wait_for_exit(15)
     assert status == 128 + signal.SIGHUP, status
@@ -81,6 +83,7 @@ def test_closing_the_terminal_saves_and_exits(
     reply = saved["messages"][-1]
     assert reply["status"] == "interrupted", reply["status"]
     assert reply["content"].startswith(LONG_REPLY_START)
+    assert saved["draft"] == "typed before the window closed"
 
 
 def test_a_second_signal_while_saving_still_exits(

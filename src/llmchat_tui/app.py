@@ -7,8 +7,10 @@ screen; this module only holds what is the same on every screen.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
+import os
 import signal
 from collections.abc import Iterable
 from functools import partial
@@ -188,6 +190,16 @@ class ChatApp(App[int]):
             loop.add_signal_handler(signum, self._signalled, signum)
 
     def _signalled(self, signum: int) -> None:
+        if signum == signal.SIGHUP and _terminal_gone():
+            # The terminal closed: nothing can be drawn or restored, and Textual's
+            # output thread dies on the first failed write (its exit would then wait
+            # forever). Save everything now, synchronously, and end the process.
+            log.warning("the terminal hung up: saving and leaving")
+            try:
+                self.chat.shutdown_now()
+            finally:
+                logging.shutdown()
+                os._exit(128 + signum)
         if self._stopping_for is not None:
             # A second signal while saving: stop waiting, leave now.
             self.exit(return_code=128 + signum)
@@ -201,3 +213,15 @@ class ChatApp(App[int]):
             await self.shutdown(interrupted=True)
         finally:
             self.exit(return_code=128 + signum)
+
+
+def _terminal_gone() -> bool:
+    """Whether the terminal hung up: a write of nothing to it fails with EIO once it
+    has (standard output and error are checked: Textual draws on one of them)."""
+    for fd in (1, 2):
+        try:
+            os.write(fd, b"")
+        except OSError as error:
+            if error.errno == errno.EIO:
+                return True
+    return False

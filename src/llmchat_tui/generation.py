@@ -303,6 +303,20 @@ class Generation:
             self._task.cancel()
         return True
 
+    def interrupt_now(self) -> None:
+        """End the reply at once, without waiting for anything: the message gets every
+        word that arrived and the status *interrupted* (the caller saves it). For a
+        process about to end (its terminal is gone); :meth:`cancel` is the normal way."""
+        if not self.active:
+            return
+        self._interrupted = True
+        self._end(State.CANCELLED, None)
+        self._sync_message()
+        self.message.status = Status.INTERRUPTED
+        self._copy_to_tee(last=True)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     async def run(self) -> None:
         """Run the reply to its end. Never raises except ``CancelledError``."""
         self._task = asyncio.current_task()

@@ -527,7 +527,7 @@ class ChatSession:
     def persist_draft_now(self, conversation: Conversation) -> bool:
         """:meth:`persist_draft`, synchronously (switching conversation, quitting)."""
         if self.is_saved(conversation):
-            self.store.save(conversation)
+            self.save_now(conversation)
             return True
         self._discard_empty(conversation)
         return False
@@ -654,17 +654,31 @@ class ChatSession:
                 await asyncio.wait_for(generation.done.wait(), 2)
             except TimeoutError:
                 log.warning("a reply did not stop in time")
+        self._save_all_now()
+        for client in [*self._clients.values(), *self._retired]:
+            await client.close()
+
+    def close_now(self) -> None:
+        """:meth:`close` without waiting for anything (the process ends next): every
+        streaming reply is ended as *interrupted* with its text, everything saved."""
+        for generation in self.generations.values():
+            generation.interrupt_now()
+        self._save_all_now()
+
+    def _save_all_now(self) -> None:
         for conversation in list(self.conversations.values()):
             try:
                 self.save_now(conversation)
             except (OSError, StoreError):
                 log.exception("saving at exit failed")
-        for client in [*self._clients.values(), *self._retired]:
-            await client.close()
 
 
 def save_error_text(error: BaseException) -> str:
-    """A failed save in words a user can act on ("No space left on device")."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
+    """A failed save in words a user can act on ("No space left on device"): the
+    operating system's reason when there is one under the error, else its text."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__
     return str(error) or type(error).__name__

@@ -518,19 +518,20 @@ class ChatScreen(Screen[None]):
         conversation = self.session.conversations.get(event.conversation_id)
         title = conversation.title if conversation is not None else event.conversation_id
         if event.error is not None:
-            self.notify(
+            self.tell(
                 f"“{title}” could not be saved in {self.session.store.data_dir}: {event.error}. "
-                "Everything is kept in memory and saved as soon as the disk takes it again; "
+                "It is kept in memory and saved as soon as the disk takes it again; "
                 "quitting now would lose what is not saved.",
                 title="Not saved",
                 severity="error",
-                timeout=20,
-                markup=False,
+                timeout=30,
             )
             if self._retry_timer is None:
                 self._retry_timer = self.set_interval(SAVE_RETRY_S, self._retry_saves)
         else:
-            self.notify(f"“{title}” is saved again.", title="Saved", markup=False)
+            if not self.session.unsaved:
+                self.app.clear_notifications()  # the "Not saved" ones are no longer true
+            self.tell(f"“{title}” is saved again.", title="Saved")
             if not self.session.unsaved and self._retry_timer is not None:
                 self._retry_timer.stop()
                 self._retry_timer = None
@@ -692,6 +693,18 @@ class ChatScreen(Screen[None]):
         if self._shutting_down:
             return
         self._shutting_down = True
+        self._keep_unsent()
+        await self.session.close(interrupted=interrupted)
+
+    def shutdown_now(self) -> None:
+        """:meth:`shutdown` without waiting (the process ends next, its terminal gone)."""
+        self._shutting_down = True
+        self._keep_unsent()
+        self.session.close_now()
+
+    def _keep_unsent(self) -> None:
+        """Queued messages and an edit in progress go back into the drafts, which are
+        kept (the open chat's prompt too)."""
         for conversation_id in self.outbox.conversations():
             conversation = self.session.conversations.get(conversation_id)
             items = self.outbox.take_all(conversation_id)
@@ -702,7 +715,6 @@ class ChatScreen(Screen[None]):
         if self.composer.editing:
             self.prompt.load(self.composer.end_edit())
         self._stash_draft()
-        await self.session.close(interrupted=interrupted)
 
     # -- drafts ----------------------------------------------------------------
 
@@ -719,9 +731,8 @@ class ChatScreen(Screen[None]):
         conversation = self.conversation
         try:
             saved = self.session.persist_draft_now(conversation)
-        except (OSError, StoreError) as error:
-            log.exception("saving the draft failed")
-            self.tell(f"Could not save your unsent text: {error}", severity="error", timeout=8)
+        except (OSError, StoreError):
+            log.exception("saving the draft failed")  # told by _save_state_changed
             return
         self._list_draft(conversation, saved)
 
@@ -746,9 +757,8 @@ class ChatScreen(Screen[None]):
     async def _save_draft(self, conversation: Conversation) -> None:
         try:
             saved = await self.session.persist_draft(conversation)
-        except (OSError, StoreError) as error:
-            log.exception("saving the draft failed")
-            self.tell(f"Could not save your unsent text: {error}", severity="error", timeout=8)
+        except (OSError, StoreError):
+            log.exception("saving the draft failed")  # told by _save_state_changed
             return
         self._list_draft(conversation, saved)
 
