@@ -171,3 +171,17 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         text=True,
         timeout=20,
     )
+
+
+def toast_text(screen: str) -> str:
+    """The text right of each row's last "▌" (where notifications are drawn), rows
+    joined by spaces, so a notification wrapped over several rows reads as one line."""
+    rows = (row.split("▌")[-1].strip(" ▎▔▁") for row in screen.splitlines() if "▌" in row)
+    return " ".join(rows)
+
+
+def wait_for_toast(term: Terminal, text: str, timeout: float = 15) -> str:
+    """Wait until a notification says ``text`` (wrapped or not); returns the toast text."""
+    return toast_text(
+        term.wait_until(lambda s: text in toast_text(s), timeout, what=f"notification {text!r}")
+    )

@@ -16,7 +16,14 @@ import pytest
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
-from app_pty import EXECUTABLE, footer, quit_app, send_message, wait_for_state
+from app_pty import (
+    EXECUTABLE,
+    footer,
+    quit_app,
+    send_message,
+    wait_for_state,
+    wait_for_toast,
+)
 from openai_server import OpenAIServer, Reply
 from terminal import Terminal
 
@@ -55,17 +62,6 @@ def copy_the_reply(launch: Launch, server: OpenAIServer, env: dict[str, str]) ->
     term.wait_until(lambda s: "Copy code" in footer(s), what="the message list's keys")
     term.press("c")
     return term
-
-
-def toast_text(screen: str) -> str:
-    """The text right of each row's last "▌" (where toasts are drawn), rows joined by
-    spaces, so a notification wrapped over several rows reads as one line."""
-    rows = (row.split("▌")[-1].strip(" ▎▔▁") for row in screen.splitlines() if "▌" in row)
-    return " ".join(rows)
-
-
-def wait_for_toast(term: Terminal, text: str) -> str:
-    return toast_text(term.wait_until(lambda s: text in toast_text(s), what=repr(text)))
 
 
 def osc52_payload(raw: bytes) -> str:

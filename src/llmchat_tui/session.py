@@ -24,7 +24,13 @@ from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
 from llmchat_tui.models import Conversation, Message, Status, title_from_text
 from llmchat_tui.sanitize import clean
-from llmchat_tui.store import Store, StoreError, Summary, atomic_write_bytes
+from llmchat_tui.store import (
+    Store,
+    StoreError,
+    Summary,
+    atomic_write_bytes,
+    encode_conversation,
+)
 from llmchat_tui.tee import Tee
 from llmchat_tui.trash import TrashEntry
 
@@ -95,6 +101,7 @@ class ChatSession:
         self._retired: list[ChatClient] = []
         #: Called with (conversation id, generation) whenever a reply changes state.
         self.on_generation_state: list[Callable[[str, Generation], None]] = []
+        self._as_opened: dict[str, int] = {}
         #: Conversations whose latest save failed, with the error (the app retries).
         self.unsaved: dict[str, str] = {}
         #: Told ``(conversation id, error text or None once saved again)``.
@@ -126,6 +133,9 @@ class ChatSession:
                 message.content = clean(message.content)
                 message.reasoning = clean(message.reasoning)
             self.conversations[conversation_id] = conversation
+            # What it was when opened: quitting does not rewrite a file nobody changed
+            # (a hand-edited one stays as the user wrote it).
+            self._as_opened[conversation_id] = hash(encode_conversation(conversation))
         return conversation
 
     def is_saved(self, conversation: Conversation) -> bool:
@@ -142,6 +152,7 @@ class ChatSession:
             return
         lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
         async with lock:
+            self._as_opened.pop(conversation.id, None)
             try:
                 await asyncio.to_thread(self.store.save, conversation)
             except (OSError, StoreError) as error:
@@ -150,7 +161,12 @@ class ChatSession:
             self._saved(conversation.id, None)
 
     def save_now(self, conversation: Conversation) -> None:
-        """Write ``conversation`` synchronously (used at exit)."""
+        """Write ``conversation`` synchronously (used at exit); not if it is exactly
+        as it was read from its file."""
+        opened = self._as_opened.pop(conversation.id, None)
+        if opened is not None and opened == hash(encode_conversation(conversation)):
+            self._as_opened[conversation.id] = opened
+            return
         if self.is_saved(conversation):
             try:
                 self.store.save(conversation)
