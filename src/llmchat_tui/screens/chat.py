@@ -96,8 +96,14 @@ class ChatScreen(Screen[None]):
         ("New chat", "Start a new conversation", "new_conversation", "new_conversation"),
         ("Stop reply", "Stop the reply that is streaming", "stop", "stop"),
         (
+            "Compose in editor",
+            "Write the message in $VISUAL or $EDITOR",
+            "compose_in_editor",
+            "compose_in_editor",
+        ),
+        (
             "Regenerate reply",
-            "Replace the last reply, or resend a failed message",
+            "A new version of the last reply (the old one is kept), or resend a failed one",
             "regenerate",
             "regenerate",
         ),
@@ -660,6 +666,10 @@ class ChatScreen(Screen[None]):
         self.prompt.load(self.composer.end_edit())
         self._show_notice()
         self.update_estimate()
+
+    async def action_compose_in_editor(self) -> None:
+        """Write the message in the user's editor (the prompt owns it)."""
+        await self.prompt.action_compose_in_editor()
 
     async def action_new_conversation(self) -> None:
         """Start a new conversation."""

@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass
 
 from textual import events
+from textual.app import SuspendNotSupported
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from llmchat_tui import external_editor
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import normalize_newlines
 from llmchat_tui.widgets.ordered_keys import run_binding_now
@@ -39,6 +41,14 @@ class PromptInput(TextArea):
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline", show=False),
         Binding("escape", "cancel_edit", "Cancel edit", id="cancel_edit"),
+        Binding(
+            "ctrl+o",
+            "compose_in_editor",
+            "Editor",
+            id="compose_in_editor",
+            show=False,
+            tooltip="Write the message in $VISUAL/$EDITOR",
+        ),
     ]
 
     @dataclass
@@ -143,6 +153,40 @@ class PromptInput(TextArea):
     def action_cancel_edit(self) -> None:
         """Leave edit mode (the screen puts the draft back)."""
         self.post_message(self.EditCancelled(self))
+
+    async def action_compose_in_editor(self) -> None:
+        """Open the text in $VISUAL/$EDITOR; what is saved there replaces it.
+
+        The app is suspended while the editor runs (replies pause and go on
+        afterwards). An empty or unchanged file changes nothing.
+        """
+        before = self.full_text
+        problem: str | None = None
+        edited = before
+        try:
+            argv = external_editor.editor_command()
+            with self.app.suspend():
+                # Nothing may escape this block: Textual resumes the app only
+                # when it ends normally.
+                try:
+                    edited = external_editor.edit_text(before, argv)
+                except external_editor.EditorError as error:
+                    problem = str(error)
+                except Exception as error:  # reported; the app must resume
+                    problem = f"The editor could not be used: {error}"
+        except external_editor.EditorError as error:
+            problem = str(error)
+        except SuspendNotSupported:
+            problem = "The editor cannot be opened in this session."
+        if problem is not None:
+            self.notify(problem, severity="warning", timeout=8, markup=False)
+            return
+        edited = normalize_newlines(edited)
+        if not edited.strip() or edited == before:
+            self.notify("Nothing changed in the editor: the message is as it was.", timeout=4)
+            return
+        self.load(edited)
+        self.focus()
 
     def action_newline(self) -> None:
         """Add a line break at the cursor."""
