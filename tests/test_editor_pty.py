@@ -67,8 +67,8 @@ def test_a_failing_editor_leaves_the_draft_and_says_why(
     term.send("keep this draft")
     term.wait_for_text("keep this draft")
     term.press("ctrl+o")
-    toast = wait_for_toast(term, "exited with status 3")
-    assert "the message is unchanged" in toast
+    wait_for_toast(term, "the message is unchanged")
+    wait_for_toast(term, "exited with status 3")
     assert "keep this draft" in term.screen_text()
     assert "garbage" not in term.screen_text()
     quit_app(term)
@@ -79,8 +79,8 @@ def test_a_missing_editor_is_named(launch: Launch, app_env: dict[str, str]) -> N
     term.send("still here")
     term.wait_for_text("still here")
     term.press("ctrl+o")
-    toast = wait_for_toast(term, "'no-such-editor-here' was not found")
-    assert "$VISUAL" in toast
+    wait_for_toast(term, "'no-such-editor-here' was not found")
+    wait_for_toast(term, "(set $VISUAL or $EDITOR)")
     assert "still here" in term.screen_text()
     quit_app(term)
 

@@ -73,7 +73,12 @@ def test_every_key_in_the_table(
         Reply.tokens(3000, delay=0.01),
         Reply.text(" and the rest."),
     )
-    term = launch("--config", str(config), "--profile", "home")
+    editor = tmp_path / "editor"
+    editor.write_text('#!/bin/sh\nprintf "Written in the editor." > "$1"\n')
+    editor.chmod(0o700)
+    term = launch(
+        "--config", str(config), "--profile", "home", env=dict(app_env, VISUAL=str(editor))
+    )
     keys = Keys(term)
     wait = term.wait_until
 
@@ -165,6 +170,17 @@ def test_every_key_in_the_table(
     wait(lambda s: "System prompt for this conversation" in s, what="the editor")
     keys.press("system_prompt_cancel")
     wait(lambda s: "System prompt for this conversation" not in s, what="closed")
+    keys.press("edit_request_options")
+    wait(lambda s: "Request options for this conversation" in s, what="the options dialog")
+    term.send("0.4\t\t512")  # temperature, Tab past top_p, max_tokens: in one burst
+    keys.press("options_save")
+    wait(lambda s: "(temp 0.4 · max 512)" in s, what="the options in the status bar")
+    keys.press("edit_request_options")
+    wait(lambda s: "Request options for this conversation" in s, what="the options dialog")
+    keys.press("options_cancel")
+    wait(lambda s: "Request options for this conversation" not in s, what="closed")
+    keys.press("compose_in_editor")
+    wait(lambda s: "Written in the editor." in s, what="the editor's text in the prompt")
     keys.press("export_markdown")
     wait(lambda s: "Exported to" in s, what="exported")
     keys.press("export_json")
@@ -217,6 +233,7 @@ def test_every_key_in_the_table(
     assert term.wait_for_exit(15) == 0
     saved = json.loads(conversation_files(data_dir)[0].read_text())
     assert saved["profile"] == "work" and saved["system_prompt"] == "Answer briefly."
+    assert saved["options"] == {"temperature": 0.4, "max_tokens": 512}
 
     every = {(bid, key) for bid, value in default_keys().items() for key in split_keys(value)}
     assert every - keys.pressed == set(), "keys of the table never pressed"

@@ -318,7 +318,7 @@ async def test_http_error_helper(server: OpenAIServer, client: AsyncOpenAI) -> N
 
 
 async def test_request_recorded(server: OpenAIServer, client: AsyncOpenAI) -> None:
-    await collect(client, model="gpt-4o-mini", temperature=0.5)
+    await collect(client, model="gpt-4o-mini", options={"temperature": 0.5})
     assert server.wait_for_requests(1, timeout=1)
     rec = server.chat_requests[0]
     assert rec.method == "POST" and rec.path == "/v1/chat/completions"

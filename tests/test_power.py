@@ -259,10 +259,10 @@ async def test_palette_lists_the_apps_actions(make_app):
 
 
 async def test_keymap_from_config_and_theme_is_remembered(make_app, data_dir):
-    app = make_app(keymap={"new_conversation": "ctrl+t"})
+    app = make_app(keymap={"new_conversation": "alt+n"})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert "^t New chat" in screen_text(app)
+        assert "alt+n New chat" in screen_text(app)
         app.theme = "nord"
         await pilot.pause()
     assert json.loads((data_dir / "ui-state.json").read_text())["theme"] == "nord"

@@ -20,10 +20,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from llmchat_tui import tokens
 from llmchat_tui.llm import (
@@ -125,7 +125,7 @@ class Generation:
         save: Callable[[], Awaitable[None]],
         prompt_estimate: int | None = None,
         retry: RetryPolicy | None = None,
-        temperature: float | None = None,
+        options: Mapping[str, Any] | None = None,
         checkpoint_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         dropped: int = 0,
@@ -148,7 +148,7 @@ class Generation:
         self._save = save
         self.prompt_estimate = prompt_estimate
         self.retry = retry or RetryPolicy()
-        self.temperature = temperature
+        self.options = dict(options or {})
         self.checkpoint_interval = checkpoint_interval
         self.clock = clock
         self.dropped = dropped
@@ -347,7 +347,7 @@ class Generation:
             self._set_state(State.WAITING)
             self.started_at = self.clock()
             failure: Cause | None = None
-            stream = self.client.stream(self.request, self.model, temperature=self.temperature)
+            stream = self.client.stream(self.request, self.model, options=self.options)
             async with contextlib.aclosing(stream) as events:
                 async for event in events:
                     if type(event) is TextDelta:

@@ -13,6 +13,7 @@ from llmchat_tui.keymap import Keymap, pretty_key, split_keys
 from llmchat_tui.screens.chat import ChatScreen
 from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
 from llmchat_tui.screens.help import HelpScreen
+from llmchat_tui.screens.options_dialog import RequestOptionsDialog
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from llmchat_tui.widgets.messages import MessagePane
 from llmchat_tui.widgets.prompt import PromptInput
@@ -37,6 +38,7 @@ OWNERS: list[tuple[str, list[BindingType]]] = [
     ("confirm dialog", ConfirmDialog.BINDINGS),
     ("model/provider picker", PickerDialog.BINDINGS),
     ("system prompt editor", SystemPromptDialog.BINDINGS),
+    ("request options", RequestOptionsDialog.BINDINGS),
     ("help screen", HelpScreen.BINDINGS),
 ]
 

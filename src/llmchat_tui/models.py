@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from llmchat_tui import fields
 from llmchat_tui.fields import Converted, Converter, Note, Unusable, optional, read_fields, show
+from llmchat_tui.request_options import RequestOptions
 
 SCHEMA_VERSION = 2
 
@@ -274,6 +275,7 @@ class Conversation:
     profile: str = ""
     system_prompt: str = ""
     draft: str = ""
+    options: RequestOptions = field(default_factory=RequestOptions)
     nodes: list[Message] = field(default_factory=list)
     current_id: str | None = None
 
@@ -445,6 +447,8 @@ class Conversation:
             "system_prompt": self.system_prompt,
             "draft": self.draft,
             "current_id": self.current_id,
+            # Only when set, so files of conversations without options stay as they were.
+            **({"options": self.options.to_dict()} if not self.options.is_empty() else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -562,5 +566,6 @@ CONVERSATION_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("profile", fields.text),
     ("system_prompt", fields.text),
     ("draft", fields.text),
+    ("options", RequestOptions.read),
     ("current_id", optional(fields.identifier)),
 )

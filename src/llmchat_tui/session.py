@@ -23,6 +23,7 @@ from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
 from llmchat_tui.models import Conversation, Message, Status, title_from_text
+from llmchat_tui.request_options import RequestOptions
 from llmchat_tui.sanitize import clean
 from llmchat_tui.store import (
     Store,
@@ -309,6 +310,17 @@ class ChatSession:
         return budget.context_window(
             conversation.model or self.settings.model, self.settings.context_windows
         )
+
+    def request_options(self, conversation: Conversation) -> RequestOptions:
+        """The options the conversation's requests carry: its own, then the config's
+        ``temperature`` where it sets none."""
+        return conversation.options.over(RequestOptions(temperature=self.settings.temperature))
+
+    async def set_options(self, conversation: Conversation, options: RequestOptions) -> None:
+        """Give the conversation its own request options (saved with it)."""
+        conversation.options = options
+        conversation.touch()
+        await self.save(conversation)
 
     def plan(
         self,
@@ -598,8 +610,9 @@ class ChatSession:
         request = request_messages(conversation) + list(extra or [])
         estimate = None
         dropped = 0
+        limit = self.context_limit(conversation)
         if tokens.is_loaded(tokens.encoding_for_model(model).name):
-            plan = budget.plan_request(request, model, self.context_limit(conversation))
+            plan = budget.plan_request(request, model, limit)
             request, estimate, dropped = plan.messages, plan.prompt_tokens, plan.dropped
         if continues is None:
             reply = conversation.add(
@@ -632,7 +645,9 @@ class ChatSession:
                 base=self.settings.retry_base,
                 cap=self.settings.retry_cap,
             ),
-            temperature=self.settings.temperature,
+            options=self.request_options(conversation)
+            .fitted(limit - estimate if limit is not None and estimate is not None else None)
+            .to_dict(),
             dropped=dropped,
             tee=self._open_tee(conversation, model),
             on_state=state_changed,

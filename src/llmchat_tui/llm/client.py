@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -74,7 +74,7 @@ class ChatClient:
         messages: Sequence[dict[str, str]],
         model: str,
         *,
-        temperature: float | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Send ``messages`` and yield events until the reply ends.
 
@@ -83,8 +83,11 @@ class ChatClient:
         (or cancelling its consumer) closes the HTTP response.
         """
         kwargs: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
-        if temperature is not None:
-            kwargs["temperature"] = temperature
+        # Request options (temperature, top_p, max_tokens, seed, reasoning_effort):
+        # only the ones that are set, so the server's defaults apply otherwise.
+        for name, value in (options or {}).items():
+            if value is not None and name not in kwargs:
+                kwargs[name] = value
         if self.stream_usage:
             kwargs["stream_options"] = {"include_usage": True}
         opener = self._client.chat.completions.with_streaming_response

@@ -86,6 +86,14 @@ class ChatScreen(Screen[None]):
         Binding("f3", "pick_model", "Model", id="pick_model", show=False),
         Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
         Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
+        Binding(
+            "ctrl+t",
+            "edit_request_options",
+            "Request options",
+            id="edit_request_options",
+            show=False,
+            tooltip="Temperature, top_p, max_tokens, seed, reasoning effort",
+        ),
         Binding("f8", "export('md')", "Export Markdown", id="export_markdown", show=False),
         Binding("shift+f8", "export('json')", "Export JSON", id="export_json", show=False),
         Binding("ctrl+z", "undo", "Undo", id="undo", priority=True, tooltip="Undo a delete"),
@@ -130,6 +138,12 @@ class ChatScreen(Screen[None]):
             "This conversation's system prompt",
             "edit_system_prompt",
             "edit_system_prompt",
+        ),
+        (
+            "Request options",
+            "Temperature, top_p, max_tokens, seed and reasoning effort for this conversation",
+            "edit_request_options",
+            "edit_request_options",
         ),
         (
             "Select messages",
@@ -314,8 +328,7 @@ class ChatScreen(Screen[None]):
             else:
                 await self.pane.mount(Static(self._empty_hint(), classes="empty-hint"))
         self.prompt.load(conversation.draft)
-        model = conversation.model or self.settings.model
-        self.status.show(model=model, generation=generation, price=self.session.price(model))
+        self.show_status(conversation, generation)
         self._show_notice()
         self.sidebar.select(conversation.id)
         self.update_estimate()
@@ -490,17 +503,24 @@ class ChatScreen(Screen[None]):
         await self.pane.show(conversation, turn.generation, self.outbox.waiting(conversation.id))
         await self._start(conversation, turn, drawn=True)
 
+    def show_status(self, conversation: Conversation, generation: Generation | None) -> None:
+        """Point the status bar at ``conversation``: its model, price, options, reply."""
+        model = generation.model if generation is not None else ""
+        model = model or conversation.model or self.settings.model
+        self.status.show(
+            model=model,
+            generation=generation,
+            price=self.session.price(model),
+            options=self.session.request_options(conversation).summary(),
+        )
+
     async def _start(self, conversation: Conversation, turn: Turn, *, drawn: bool = False) -> None:
         """Show a new reply and run it in its own worker."""
         generation = turn.generation
         if conversation is self.conversation:
             if not drawn:
                 await self.pane.add_message(turn.reply, generation)
-            self.status.show(
-                model=generation.model,
-                generation=generation,
-                price=self.session.price(generation.model),
-            )
+            self.show_status(conversation, generation)
             self.sidebar.select(conversation.id)
         self.sidebar.upsert(row_of(conversation, generating=True))
         if generation.dropped:
@@ -851,8 +871,7 @@ class ChatScreen(Screen[None]):
         conversation = self.conversation
         generation = self.session.generation(conversation.id)
         await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
-        model = conversation.model or self.settings.model
-        self.status.show(model=model, generation=generation, price=self.session.price(model))
+        self.show_status(conversation, generation)
         self.update_estimate()
         self.refresh_bindings()
 
@@ -1002,6 +1021,10 @@ class ChatScreen(Screen[None]):
     def action_edit_system_prompt(self) -> None:
         """Edit this conversation's system prompt."""
         commands.edit_system_prompt(self)
+
+    def action_edit_request_options(self) -> None:
+        """Edit this conversation's request options (temperature, max_tokens, ...)."""
+        commands.edit_request_options(self)
 
     def action_export(self, kind: str) -> None:
         """Write the open conversation to a Markdown or JSON file."""

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from llmchat_tui import paths
 from llmchat_tui.models import Conversation, Message
+from llmchat_tui.request_options import RequestOptions
 from llmchat_tui.sanitize import clean_line
 from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
+from llmchat_tui.screens.options_dialog import RequestOptionsDialog
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from llmchat_tui.store import StoreError
 
@@ -200,6 +202,27 @@ def edit_system_prompt(screen: ChatScreen) -> None:
     )
 
 
+def edit_request_options(screen: ChatScreen) -> None:
+    """Edit the open conversation's request options."""
+    conversation = screen.conversation
+
+    async def done(options: RequestOptions | None) -> None:
+        if options is None or options == conversation.options:
+            return
+        conversation.options = options
+        summary = options.summary()
+        await after_settings_change(
+            screen,
+            conversation,
+            f"Request options saved: {summary}" if summary else "Request options cleared",
+        )
+
+    screen.app.push_screen(
+        RequestOptionsDialog(conversation.options, screen.settings.temperature, screen.keymap),
+        done,
+    )
+
+
 async def after_settings_change(screen: ChatScreen, conversation: Conversation, note: str) -> None:
     """Save a conversation whose settings changed and show the change."""
     from llmchat_tui.screens.chat import row_of
@@ -214,11 +237,7 @@ async def after_settings_change(screen: ChatScreen, conversation: Conversation, 
             row_of(conversation, session.is_generating(conversation.id)), to_top=False
         )
     if conversation is screen.conversation:
-        screen.status.show(
-            model=conversation.model,
-            generation=session.generation(conversation.id),
-            price=session.price(conversation.model),
-        )
+        screen.show_status(conversation, session.generation(conversation.id))
         screen.update_estimate()
     screen.tell(note, timeout=3)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.widget import Widget
+from textual.widgets import Input
 
 
 async def run_binding_now(widget: Widget, event: events.Key) -> bool:
@@ -31,3 +32,19 @@ async def run_binding_now(widget: Widget, event: events.Key) -> bool:
     event.stop()
     event.prevent_default()
     return True
+
+
+class OrderedInput(Input):
+    """A one-line input whose bound keys (Tab to the next field, Ctrl+S to save) run
+    where they were typed: "0.9, Tab, 256" in a burst fills two fields, not one."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.screen.focused
+        if focused is not None and focused is not self:
+            # Typed after a key that moved the focus (Tab in a burst) but queued here
+            # before it ran: it belongs to the field that has the focus now.
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        await run_binding_now(self, event)  # Input's own handler runs after (text)

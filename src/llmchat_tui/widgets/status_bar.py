@@ -64,6 +64,7 @@ class StatusBar(Static):
         self.limit: int | None = None
         self.dropped = 0
         self.price: Price | None = None
+        self.options = ""
         self.note = ""
         self.note_kind = "info"
         self._timer: Timer | None = None
@@ -73,11 +74,18 @@ class StatusBar(Static):
         self.render_now()
 
     def show(
-        self, *, model: str, generation: Generation | None, price: Price | None = None
+        self,
+        *,
+        model: str,
+        generation: Generation | None,
+        price: Price | None = None,
+        options: str = "",
     ) -> None:
-        """Follow ``generation`` (or none) for a conversation using ``model``."""
+        """Follow ``generation`` (or none) for a conversation using ``model``, sent with
+        ``options`` (their summary; empty when none is set)."""
         self.model = model
         self.price = price
+        self.options = clean_line(options, 80)
         self.generation = generation
         self.update_running()
 
@@ -144,6 +152,8 @@ class StatusBar(Static):
         if self.dropped:
             parts += [" ", (f"({self.dropped} oldest left out)", "$warning")]
         parts += [sep, (clean_line(self.model, 40) or "no model", "bold")]
+        if self.options:
+            parts += [" ", (f"({self.options})", "$text-muted")]
         generation = self.generation
         if generation is not None:
             ttft = generation.ttft
