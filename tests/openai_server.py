@@ -557,6 +557,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send_json(200, {"object": "list", "data": data})
 
     def _chat(self, rec: Recorded) -> None:
+        if rec.body.get("stream") is not True:
+            # Not streamed: the app's background requests (titles). They have their
+            # own answer and leave the queue of replies alone.
+            answer = self.app.completion_reply
+            if answer is None:
+                self._send_json(501, error_body(501, "this server only streams"))
+            elif answer.is_http_error:
+                self._http_error(answer)
+            else:
+                self._completion(rec, answer)
+            return
         reply = self.app._next_reply(rec)
         if reply.headers_delay and not self._wait(reply.headers_delay, None):
             return
@@ -632,8 +643,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
 
     def _completion(self, rec: Recorded, reply: Reply) -> None:
-        """A non-streamed ``chat.completion``."""
+        """A non-streamed ``chat.completion`` (held until ``reply.resume`` is set, if given)."""
         if reply.first_delay and not self._wait(reply.first_delay, None):
+            return
+        if reply.resume is not None and not self._wait(reply.stall_seconds, None, reply.resume):
             return
         message: dict[str, Any] = {"role": "assistant", "content": reply.text_content}
         if reply.reasoning:
@@ -813,6 +826,10 @@ class OpenAIServer:
         models_status: HTTP status of ``GET /v1/models`` (non-200 gives an error JSON).
         default_reply: a :class:`Reply` or a callable ``(Recorded) -> Reply`` used when
             the queue is empty (default :func:`echo_reply`).
+        completion_reply: the answer to chat requests that are not streamed (the app
+            asks for a conversation's title that way); None (the default) answers
+            HTTP 501, so titles stay as they were unless a test sets one. The queue
+            and ``default_reply`` serve streamed requests only.
         requests: every :class:`Recorded` request, in arrival order.
         streams: a :class:`StreamRecord` per streamed response, in start order.
         errors: tracebacks of unexpected handler errors (client disconnects excluded).
@@ -826,6 +843,7 @@ class OpenAIServer:
         self.models: list[str] = ["test-model", "gpt-4o-mini"]
         self.models_status: int = 200
         self.default_reply: ReplySource = echo_reply
+        self.completion_reply: Reply | None = None
         self.requests: list[Recorded] = []
         self.streams: list[StreamRecord] = []
         self.errors: list[str] = []
@@ -935,15 +953,27 @@ class OpenAIServer:
             self.streams.append(record)
             self._cond.notify_all()
 
+    @staticmethod
+    def _is_chat(request: Recorded) -> bool:
+        return request.method == "POST" and request.path.rstrip("/") == "/v1/chat/completions"
+
+    @staticmethod
+    def _is_background(request: Recorded) -> bool:
+        """A chat request that is not streamed (a title request), recorded apart."""
+        return OpenAIServer._is_chat(request) and request.body.get("stream") is not True
+
     @property
     def chat_requests(self) -> list[Recorded]:
-        """Recorded ``POST /v1/chat/completions`` requests."""
+        """Recorded ``POST /v1/chat/completions`` requests that asked for a stream
+        (the conversation's replies; see :attr:`title_requests` for the others)."""
         with self._cond:
-            return [
-                r
-                for r in self.requests
-                if r.method == "POST" and r.path.rstrip("/") == "/v1/chat/completions"
-            ]
+            return [r for r in self.requests if self._is_chat(r) and not self._is_background(r)]
+
+    @property
+    def title_requests(self) -> list[Recorded]:
+        """Recorded chat requests that were not streamed (the app's title requests)."""
+        with self._cond:
+            return [r for r in self.requests if self._is_background(r)]
 
     @property
     def last_request(self) -> Recorded | None:
@@ -951,9 +981,21 @@ class OpenAIServer:
             return self.requests[-1] if self.requests else None
 
     def wait_for_requests(self, n: int, timeout: float = 10) -> bool:
-        """Block until at least ``n`` requests were recorded; False on timeout."""
+        """Block until at least ``n`` requests were recorded, not counting title
+        requests (they come in the background after a first reply); False on timeout."""
+
+        def counted() -> int:
+            return sum(1 for r in self.requests if not self._is_background(r))
+
         with self._cond:
-            return self._cond.wait_for(lambda: len(self.requests) >= n, timeout)
+            return self._cond.wait_for(lambda: counted() >= n, timeout)
+
+    def wait_for_title_requests(self, n: int, timeout: float = 10) -> bool:
+        """Block until at least ``n`` title requests were recorded; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: sum(1 for r in self.requests if self._is_background(r)) >= n, timeout
+            )
 
     def wait_for_streams(self, n: int, timeout: float = 10) -> bool:
         """Block until at least ``n`` streamed responses have started; False on timeout."""

@@ -32,6 +32,10 @@ CORE = [
     "outbox",
     "screens.composer",
     "tee",
+    "titles",
+    "request_options",
+    "external_editor",
+    "clipboard",
 ]
 
 

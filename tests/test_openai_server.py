@@ -318,7 +318,7 @@ async def test_http_error_helper(server: OpenAIServer, client: AsyncOpenAI) -> N
 
 
 async def test_request_recorded(server: OpenAIServer, client: AsyncOpenAI) -> None:
-    await collect(client, model="gpt-4o-mini", options={"temperature": 0.5})
+    await collect(client, model="gpt-4o-mini", temperature=0.5)
     assert server.wait_for_requests(1, timeout=1)
     rec = server.chat_requests[0]
     assert rec.method == "POST" and rec.path == "/v1/chat/completions"
@@ -354,7 +354,7 @@ def test_wait_for_requests_times_out() -> None:
 
 
 async def test_non_stream_completion(server: OpenAIServer, client: AsyncOpenAI) -> None:
-    server.queue(Reply(content=["Hi", " there"], reasoning=["hmm"]))
+    server.completion_reply = Reply(content=["Hi", " there"], reasoning=["hmm"])
     resp = await client.chat.completions.create(model="test-model", messages=MESSAGES)
     assert resp.object == "chat.completion"
     assert resp.choices[0].message.content == "Hi there"
@@ -363,6 +363,19 @@ async def test_non_stream_completion(server: OpenAIServer, client: AsyncOpenAI) 
     assert resp.choices[0].finish_reason == "stop"
     assert resp.usage is not None and resp.usage.completion_tokens == 3
     assert server.streams == []
+    assert server.chat_requests == [] and len(server.title_requests) == 1
+
+
+async def test_non_streamed_requests_get_501_unless_a_reply_is_set(
+    server: OpenAIServer, client: AsyncOpenAI
+) -> None:
+    server.queue(Reply.text("for the stream"))
+    with pytest.raises(openai.APIStatusError) as failed:
+        await client.chat.completions.create(model="m", messages=MESSAGES)
+    assert failed.value.status_code == 501
+    assert "".join(c.choices[0].delta.content or "" for c in await collect(client)) == (
+        "for the stream"
+    )
 
 
 def test_sync_client_stream(server: OpenAIServer) -> None:

@@ -79,6 +79,17 @@ class Settings:
         "Sampling temperature sent with each request (unset: the server's default).",
         default=None,
     )
+    auto_title: bool = _doc(
+        "After a conversation's first reply, ask the model for a title of a few words "
+        "(in the background; a title you give always wins). Off: the first line of the "
+        "first message.",
+        default=True,
+    )
+    title_model: str = _doc(
+        "Model that writes titles, on the conversation's server (empty: the "
+        "conversation's own model).",
+        default="",
+    )
     connect_timeout: float = _doc(
         "Seconds to wait for the server to accept a connection.", default=10.0
     )
@@ -166,6 +177,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "system_prompt": (str,),
     "stream_usage": (bool,),
     "temperature": (int, float),
+    "auto_title": (bool,),
+    "title_model": (str,),
     "connect_timeout": (int, float),
     "stall_timeout": (int, float),
     "retry_attempts": (int,),

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from llmchat_tui import budget, tokens
+from llmchat_tui import budget, titles, tokens
 from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
@@ -321,6 +321,30 @@ class ChatSession:
         conversation.options = options
         conversation.touch()
         await self.save(conversation)
+
+    async def write_title(self, conversation: Conversation) -> bool:
+        """Ask the model for a title after the first reply; True when it was given.
+
+        Only while :func:`titles.wants_title` holds, before and after the request
+        (a rename meanwhile wins). Failures are logged and change nothing.
+        """
+        if not self.settings.auto_title or not titles.wants_title(conversation):
+            return False
+        before = conversation.title
+        model = self.settings.title_model or conversation.model or self.settings.model
+        try:
+            answer = await self.client_for(conversation).complete(
+                titles.title_request(conversation), model
+            )
+        except Exception as error:  # a title is a nicety: never an error for the user
+            log.info("no title from %s: %s", model, error)
+            return False
+        title = titles.clean_title(answer)
+        if title is None or conversation.title_is_custom or conversation.title != before:
+            return False
+        conversation.title = title
+        await self.save(conversation)
+        return True
 
     def plan(
         self,

@@ -64,6 +64,24 @@ class ChatClient:
         """Close the HTTP connection pool."""
         await self._client.close()
 
+    async def complete(
+        self,
+        messages: Sequence[dict[str, str]],
+        model: str,
+        *,
+        timeout: float = 30.0,
+    ) -> str:
+        """A short answer, not streamed (for background requests such as titles).
+
+        No retries; raises the SDK's errors. The text is sanitized.
+        """
+        client = self._client.with_options(timeout=timeout, max_retries=0)
+        request: Any = list(messages)  # the SDK's TypedDicts; ours are plain dicts
+        answer = await client.chat.completions.create(model=model, messages=request, stream=False)
+        if not answer.choices:
+            return ""
+        return clean(answer.choices[0].message.content or "")
+
     async def list_models(self) -> list[str]:
         """Model ids from ``GET /models`` (sanitized), sorted."""
         page = await self._client.models.list()

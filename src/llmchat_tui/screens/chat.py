@@ -589,7 +589,20 @@ class ChatScreen(Screen[None]):
             self.tell(f"Reply {generation.state} in “{title}”", timeout=4)
         current = self.session.generation(conversation_id)
         if not generation.active and conversation is not None and generation is current:
+            if generation.state is State.COMPLETE:
+                self.run_worker(
+                    self._write_title(conversation),
+                    group=f"title-{conversation_id}",
+                    exclusive=True,
+                    exit_on_error=False,
+                )
             await self._after_reply(conversation, generation)
+
+    async def _write_title(self, conversation: Conversation) -> None:
+        """Let the model title the conversation (after its first reply), then show it."""
+        if await self.session.write_title(conversation):
+            generating = self.session.is_generating(conversation.id)
+            self.sidebar.upsert(row_of(conversation, generating), to_top=False)
 
     async def _after_reply(self, conversation: Conversation, generation: Generation) -> None:
         """A reply ended: send the next queued message, or give them all back."""
