@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from llmchat_tui import tokens
 
@@ -143,7 +144,7 @@ def context_window(model: str, overrides: Mapping[str, int] | None = None) -> in
 class Plan:
     """What to send, and what was left out to make it fit."""
 
-    messages: list[dict[str, str]]  # what to send
+    messages: list[dict[str, Any]]  # what to send
     dropped: int  # how many of the oldest history messages were left out
     prompt_tokens: int  # estimate of what is sent
     limit: int | None  # context window, if known
@@ -158,13 +159,13 @@ def default_reserve(limit: int | None) -> int:
     return min(4096, limit // 4)
 
 
-def _message_tokens(message: Mapping[str, str], model: str) -> int:
+def _message_tokens(message: Mapping[str, Any], model: str) -> int:
     # Exactly what the message adds to tokens.count_messages (cached per text).
     return tokens.count_messages((message,), model) - tokens.REPLY_PRIMING
 
 
 def plan_request(
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     model: str,
     limit: int | None,
     *,

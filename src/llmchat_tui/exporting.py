@@ -94,6 +94,9 @@ def _message(message: Message, default_model: str) -> str:
             )
     if message.content.strip():
         parts.append(_block(message.content))
+    if message.attachments:
+        names = ", ".join(_inline(clean_line(a.label())) for a in message.attachments)
+        parts.append(f"*Attached: {names}*")
     note = _status_note(message) if message.role == "assistant" else None
     if note:
         parts.append(note)

@@ -120,7 +120,7 @@ class Generation:
         *,
         message: Message,
         client: ChatClient,
-        request: Sequence[dict[str, str]],
+        request: Sequence[dict[str, Any]],
         model: str,
         save: Callable[[], Awaitable[None]],
         prompt_estimate: int | None = None,

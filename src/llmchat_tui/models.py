@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from llmchat_tui import fields
+from llmchat_tui.attachments import Attachment, read_attachments
 from llmchat_tui.fields import Converted, Converter, Note, Unusable, optional, read_fields, show
 from llmchat_tui.request_options import RequestOptions
 
@@ -185,6 +186,8 @@ class Message:
     tokens_per_s: float | None = None
     usage: Usage | None = None
     parent_id: str | None = None
+    #: Files sent with a user message (their bytes are in the store).
+    attachments: list[Attachment] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -195,6 +198,8 @@ class Message:
             "status": str(self.status),
             "created_at": self.created_at,
         }
+        if self.attachments:
+            data["attachments"] = [a.to_dict() for a in self.attachments]
         if self.role == "assistant":
             data.update(
                 reasoning=self.reasoning,
@@ -238,6 +243,7 @@ MESSAGE_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("finish_reason", optional(fields.text)),
     ("ttft_s", optional(fields.seconds)),
     ("tokens_per_s", optional(fields.seconds)),
+    ("attachments", read_attachments),
     ("usage", _usage),
 )
 

@@ -16,8 +16,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
-from llmchat_tui import budget, titles, tokens
+from llmchat_tui import attachments, budget, titles, tokens
+from llmchat_tui.attachments import Attachment
 from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
@@ -46,15 +49,20 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-def request_messages(conversation: Conversation) -> list[dict[str, str]]:
+def request_messages(
+    conversation: Conversation, data_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """The chat messages a request sends: the system prompt and the history.
+
+    A user message's attachments (kept under ``data_dir``) go with it: text files
+    as fenced blocks after its text, images as ``image_url`` parts.
 
     Cancelled and failed replies keep what arrived, so the next turn is
     coherent; replies that produced nothing are left out. A continuation
     (an assistant message right after another) is joined to the one it
     continues, so the server sees one reply.
     """
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     if conversation.system_prompt:
         out.append({"role": "system", "content": conversation.system_prompt})
     for message in conversation.messages:
@@ -64,6 +72,10 @@ def request_messages(conversation: Conversation) -> list[dict[str, str]]:
             continue
         if message.role == "assistant" and out and out[-1]["role"] == "assistant":
             out[-1] = {"role": "assistant", "content": out[-1]["content"] + message.content}
+            continue
+        if message.attachments and data_dir is not None:
+            content = attachments.request_content(message.content, message.attachments, data_dir)
+            out.append({"role": message.role, "content": content})
             continue
         out.append({"role": message.role, "content": message.content})
     return out
@@ -303,7 +315,7 @@ class ChatSession:
         """Tiktoken estimate of the next request, and whether it is exact."""
         plan = self.plan(conversation, draft)
         choice = tokens.encoding_for_model(conversation.model or self.settings.model)
-        return plan.prompt_tokens, choice.exact
+        return plan.prompt_tokens, choice.exact and not tokens.has_images(plan.messages)
 
     def context_limit(self, conversation: Conversation) -> int | None:
         """The context window of the conversation's model, if known."""
@@ -350,11 +362,11 @@ class ChatSession:
         self,
         conversation: Conversation,
         draft: str = "",
-        extra: list[dict[str, str]] | None = None,
+        extra: list[dict[str, Any]] | None = None,
     ) -> budget.Plan:
         """What the next request would send: the oldest messages are left out
         (never the system prompt) when the whole history does not fit."""
-        messages = request_messages(conversation) + list(extra or [])
+        messages = request_messages(conversation, self.store.data_dir) + list(extra or [])
         if draft.strip():
             messages.append({"role": "user", "content": draft})
         model = conversation.model or self.settings.model
@@ -416,12 +428,40 @@ class ChatSession:
         request is sent); if it cannot be saved nothing is added.
         """
 
+        attached = self.attach(conversation, text)
+
         async def change() -> Generation:
-            conversation.add(Message(role="user", content=text))
+            conversation.add(Message(role="user", content=text, attachments=attached))
             conversation.draft = ""
             return await self._reply(conversation)
 
         return await self._transaction(conversation, change)
+
+    def attach(self, conversation: Conversation, text: str) -> list[Attachment]:
+        """The files ``text`` names with ``@path`` (from the working directory), read,
+        checked and kept in the data folder.
+
+        Raises :class:`~llmchat_tui.attachments.AttachmentError` (nothing kept
+        that matters, nothing sent) for a file that cannot go: unreadable, not
+        text or an image, too large, or a text longer than the model's window.
+        """
+        found: list[Attachment] = []
+        limit = self.context_limit(conversation)
+        model = conversation.model or self.settings.model
+        for path in attachments.mentioned_paths(text, Path.cwd()):
+            attachment, data = attachments.load(path)
+            if limit is not None and not attachment.is_image:
+                size = tokens.count_text(
+                    data.decode("utf-8"), tokens.encoding_for_model(model).name
+                )
+                if size > limit:
+                    raise attachments.AttachmentError(
+                        f"{attachment.name} is about {size:,} tokens: more than the "
+                        f"{limit:,}-token window of {model}"
+                    )
+            attachments.keep(self.store.data_dir, attachment, data)
+            found.append(attachment)
+        return found
 
     def _answered(self, conversation: Conversation) -> Message:
         """The user message the last reply on screen answers (ValueError if none)."""
@@ -469,9 +509,12 @@ class ChatSession:
         if message.role != "user" or message not in conversation.messages:
             raise ValueError("only your own messages in this conversation can be edited")
 
+        attached = self.attach(conversation, text)
+
         async def change() -> Generation:
             parent = conversation.get(message.parent_id)
-            conversation.add(Message(role="user", content=text), parent=parent)
+            new = Message(role="user", content=text, attachments=attached)
+            conversation.add(new, parent=parent)
             return await self._reply(conversation)
 
         return await self._transaction(conversation, change)
@@ -625,13 +668,13 @@ class ChatSession:
     async def _reply(
         self,
         conversation: Conversation,
-        extra: list[dict[str, str]] | None = None,
+        extra: list[dict[str, Any]] | None = None,
         continues: Message | None = None,
     ) -> Generation:
         """Start the reply to the branch on screen: a new message below its end, or
         ``continues`` (a partial reply) extended. Saved before it is returned."""
         model = conversation.model or self.settings.model
-        request = request_messages(conversation) + list(extra or [])
+        request = request_messages(conversation, self.store.data_dir) + list(extra or [])
         estimate = None
         dropped = 0
         limit = self.context_limit(conversation)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmchat_tui import paths
 
@@ -147,6 +147,26 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         return encoding
 
 
+def _count_parts(encoding_name: str, parts: list[Any]) -> int:
+    from llmchat_tui.attachments import data_url_tokens
+
+    total = 0
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("type") == "text" and part.get("text"):
+            total += _count_cached(encoding_name, part["text"])
+        elif part.get("type") == "image_url":
+            url = part.get("image_url", {}).get("url", "")
+            total += data_url_tokens(url) if isinstance(url, str) else 0
+    return total
+
+
+def has_images(messages: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether any message carries an image (its count is then an estimate)."""
+    return any(isinstance(m.get("content"), list) for m in messages)
+
+
 def is_loaded(name: str) -> bool:
     """True once :func:`get_encoding` has loaded ``name``."""
     return name in _encodings
@@ -167,13 +187,20 @@ def count_text(text: str, encoding_name: str = "o200k_base") -> int:
     return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
 
 
-def count_messages(messages: Iterable[Mapping[str, str]], model: str) -> int:
-    """Prompt tokens of a chat request, as the OpenAI API counts them."""
+def count_messages(messages: Iterable[Mapping[str, Any]], model: str) -> int:
+    """Prompt tokens of a chat request, as the OpenAI API counts them.
+
+    A ``content`` made of parts counts its text parts, and each image by the
+    tile rule (an estimate: see :func:`llmchat_tui.attachments.image_tokens`).
+    """
     encoding_name = encoding_for_model(model).name
     total = 0
     for message in messages:
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
+            if isinstance(value, list):
+                total += _count_parts(encoding_name, value)
+                continue
             total += _count_cached(encoding_name, value) if value else 0
             if key == "name":
                 total += TOKENS_PER_NAME

@@ -66,7 +66,7 @@ class ChatClient:
 
     async def complete(
         self,
-        messages: Sequence[dict[str, str]],
+        messages: Sequence[dict[str, Any]],
         model: str,
         *,
         timeout: float = 30.0,
@@ -89,7 +89,7 @@ class ChatClient:
 
     async def stream(
         self,
-        messages: Sequence[dict[str, str]],
+        messages: Sequence[dict[str, Any]],
         model: str,
         *,
         options: Mapping[str, Any] | None = None,

@@ -32,6 +32,7 @@ RETRYABLE_KINDS = {"rate_limit", "server", "timeout", "dns", "connection_refused
 
 #: A few words per kind for a status line.
 LABELS = {
+    "images_refused": "images refused",
     "auth": "key rejected",
     "permission": "access denied",
     "not_found": "model not found",
@@ -54,6 +55,7 @@ LABELS = {
     "unexpected": "unexpected error",
 }
 
+_IMAGE_ERROR = re.compile(r"image|vision|multi-?modal|mmproj", re.I)
 _CONTEXT_ERROR = re.compile(r"context|maximum.*tokens|too long|too many tokens", re.I)
 _CONTEXT_LIMIT = re.compile(
     r"(?:maximum context length|context window|context length|context size)\D{0,20}?(\d[\d,]*)",
@@ -189,6 +191,8 @@ def _status_kind(status: int, server_text: str, is_json: bool) -> str:
         return {401: "auth", 403: "permission", 404: "not_found", 429: "rate_limit"}[status]
     if status == 400 and _CONTEXT_ERROR.search(server_text):
         return "context_length"
+    if (400 <= status < 500 or status == 500) and _IMAGE_ERROR.search(server_text):
+        return "images_refused"
     if status >= 500 or status in RETRYABLE_STATUS:
         return "server"
     return "bad_request"
@@ -353,6 +357,11 @@ def _words(facts: Facts) -> tuple[str, str]:
         return (
             f"The conversation is too long for {model}{sizes or said}",
             "start a new conversation or delete old messages",
+        )
+    if kind == "images_refused":
+        return (
+            f"{model} cannot read images, or this server does not accept them{said}",
+            "edit the message without the image, or pick a vision model",
         )
     if kind == "server":
         hint = "retrying may help" if not facts.retry_after else _wait_hint(facts.retry_after)

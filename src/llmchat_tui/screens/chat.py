@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from llmchat_tui import budget, paths, tokens
+from llmchat_tui.attachments import AttachmentError
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import Conversation
@@ -87,6 +88,14 @@ class ChatScreen(Screen[None]):
         Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
         Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
         Binding(
+            "ctrl+l",
+            "attach_file",
+            "Attach file",
+            id="attach_file",
+            show=False,
+            tooltip="Pick a file to attach (adds @path to the message)",
+        ),
+        Binding(
             "ctrl+t",
             "edit_request_options",
             "Request options",
@@ -138,6 +147,12 @@ class ChatScreen(Screen[None]):
             "This conversation's system prompt",
             "edit_system_prompt",
             "edit_system_prompt",
+        ),
+        (
+            "Attach file",
+            "Pick a file from the working folder to send with the message (@path)",
+            "attach_file",
+            "attach_file",
         ),
         (
             "Request options",
@@ -465,6 +480,9 @@ class ChatScreen(Screen[None]):
             return True
         try:
             turn = await self.session.send(conversation, text)
+        except AttachmentError as error:
+            self.tell(f"Not sent: {error}.", severity="warning", timeout=10)
+            return False
         except (OSError, StoreError) as error:
             log.exception("could not save the message")
             self.tell(
@@ -1034,6 +1052,10 @@ class ChatScreen(Screen[None]):
     def action_edit_system_prompt(self) -> None:
         """Edit this conversation's system prompt."""
         commands.edit_system_prompt(self)
+
+    def action_attach_file(self) -> None:
+        """Pick a file to attach: its @path goes into the prompt at the cursor."""
+        commands.attach_file(self)
 
     def action_edit_request_options(self) -> None:
         """Edit this conversation's request options (temperature, max_tokens, ...)."""

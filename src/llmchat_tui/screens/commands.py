@@ -7,13 +7,14 @@ live here so the screen's module keeps to the chat itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmchat_tui import paths
+from llmchat_tui import attachments, paths
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.request_options import RequestOptions
 from llmchat_tui.sanitize import clean_line
@@ -198,6 +199,36 @@ def edit_system_prompt(screen: ChatScreen) -> None:
 
     screen.app.push_screen(
         SystemPromptDialog(conversation.system_prompt, screen.settings.prompts, screen.keymap),
+        done,
+    )
+
+
+def attach_file(screen: ChatScreen) -> None:
+    """Pick a file under the working folder; ``@path`` goes into the prompt."""
+    folder = Path.cwd()
+
+    async def files() -> list[str]:
+        return await asyncio.to_thread(attachments.list_files, folder)
+
+    def done(picked: str | None) -> None:
+        if not picked:
+            return
+        if any(character.isspace() for character in picked):
+            screen.tell("A path with spaces cannot be attached with @: rename or link it.")
+            return
+        prompt = screen.prompt
+        row, column = prompt.cursor_location
+        before = prompt.document.get_line(row)[:column]
+        space = "" if not before or before[-1].isspace() else " "
+        prompt.insert(f"{space}@{picked} ")
+        prompt.focus()
+
+    screen.app.push_screen(
+        PickerDialog(
+            f"Attach a file from {clean_line(str(folder), 60)}",
+            load=files,
+            placeholder="Type to filter, or any path",
+        ),
         done,
     )
 

@@ -94,6 +94,9 @@ class UserMessageView(Static):
         label = versions_label(versions)
         if label:
             text = Content.assemble((label + " ", "$accent"), text)
+        if message.attachments:
+            chips = "  ".join(f"📎 {a.label()}" for a in message.attachments)
+            text = Content.assemble(text, "\n", (clean(chips), "$accent"))
         super().__init__(text, classes="message user")
         self.message = message
         self.versions = versions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import events
 from textual.app import SuspendNotSupported
@@ -11,15 +12,17 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
-from llmchat_tui import external_editor
+from llmchat_tui import attachments, external_editor
 from llmchat_tui.keymap import Keymap
-from llmchat_tui.sanitize import normalize_newlines
+from llmchat_tui.sanitize import clean_line, normalize_newlines
 from llmchat_tui.widgets.ordered_keys import run_binding_now
 
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
 PASTE_CHIP_CHARS = 10_000
 CHIP = re.compile(r"⟦pasted #(\d+): [\d,]+ characters⟧")
+#: An ``@path`` word being typed, at the end of the text before the cursor.
+_AT_WORD = re.compile(r"(?:^|\s)@(\S*)$")
 
 
 class PromptInput(TextArea):
@@ -41,6 +44,14 @@ class PromptInput(TextArea):
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline", show=False),
         Binding("escape", "cancel_edit", "Cancel edit", id="cancel_edit"),
+        Binding(
+            "tab",
+            "complete_path",
+            "Complete @file",
+            id="complete_path",
+            show=False,
+            tooltip="Complete the @file name at the cursor (elsewhere: next widget)",
+        ),
         Binding(
             "ctrl+o",
             "compose_in_editor",
@@ -187,6 +198,29 @@ class PromptInput(TextArea):
             return
         self.load(edited)
         self.focus()
+
+    def action_complete_path(self) -> None:
+        """Complete the ``@path`` word before the cursor; elsewhere Tab moves the focus."""
+        row, column = self.cursor_location
+        before = self.document.get_line(row)[:column]
+        match = _AT_WORD.search(before)
+        if match is None:
+            self.screen.focus_next()
+            return
+        word = match.group(1)
+        completed, names = attachments.complete_path(word, Path.cwd())
+        if not names:
+            self.notify(f"No file or folder starts with {word or 'that'} here.", timeout=3)
+            return
+        if len(names) == 1 and not completed.endswith("/"):
+            completed += " "
+        if completed.startswith(word) and completed != word:
+            self.insert(completed[len(word) :])
+        elif len(names) > 1:
+            shown = "  ".join(names[:30]) + (
+                f"  … {len(names) - 30} more" if len(names) > 30 else ""
+            )
+            self.notify(clean_line(shown, 600), title="Matching files", timeout=6, markup=False)
 
     def action_newline(self) -> None:
         """Add a line break at the cursor."""

@@ -1,0 +1,85 @@
+"""Attaching files through a real terminal: Tab completes @paths, the picker inserts
+one, the server receives the file, and a refused file keeps the message unsent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
+
+from app_pty import EXECUTABLE, quit_app, wait_for_state, wait_for_toast
+from openai_server import OpenAIServer, Reply, last_user_text
+from terminal import Terminal
+
+if EXECUTABLE is None:
+    pytest.skip("the llmchat-tui command is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.e2e
+
+Launch = Callable[..., Terminal]
+
+
+def prompt_row(screen: str) -> str:
+    """The prompt's text row (the line between its top and bottom borders)."""
+    rows = screen.splitlines()
+    tops = [i for i, row in enumerate(rows) if "▔▔▔" in row and "▊" in row]
+    return rows[tops[-1] + 1] if tops else ""
+
+
+def test_tab_completes_the_name_and_the_file_reaches_the_model(
+    launch: Launch, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # The app runs in tmp_path (its working directory).
+    (tmp_path / "notes-otters.txt").write_text("Otters hold hands while sleeping.\n")
+    server.queue(Reply.text("They do."))
+    term = launch()
+    term.send("what do @notes-o")
+    term.wait_for_text("what do @notes-o")
+    term.press("tab")
+    term.wait_until(lambda s: "@notes-otters.txt" in prompt_row(s), what="the completed name")
+    term.send("say?")
+    term.wait_for_text("@notes-otters.txt say?")
+    term.press("enter")
+    wait_for_state(term, "complete")
+    screen = term.wait_for_text("📎 notes-otters.txt (34 B)")
+    assert "They do." in screen
+    sent = last_user_text(server.chat_requests[-1].body)
+    assert sent == (
+        "what do @notes-otters.txt say?\n\n"
+        "notes-otters.txt:\n```\nOtters hold hands while sleeping.\n```"
+    )
+    quit_app(term)
+
+
+def test_a_file_that_cannot_go_keeps_the_message(
+    launch: Launch, server: OpenAIServer, tmp_path: Path
+) -> None:
+    (tmp_path / "a.out").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00")
+    term = launch()
+    term.send("explain @a.out")
+    term.wait_for_text("explain @a.out")
+    term.press("enter")
+    wait_for_toast(term, "a.out is not a text file or an image")
+    term.wait_until(lambda s: "explain @a.out" in prompt_row(s), what="the text back in the prompt")
+    assert server.chat_requests == []
+    quit_app(term)
+
+
+def test_the_picker_puts_the_path_in_the_prompt(
+    launch: Launch, server: OpenAIServer, tmp_path: Path
+) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plan.md").write_text("# Plan\n")
+    term = launch()
+    term.send("check")
+    term.wait_for_text("check")
+    term.press("ctrl+l")
+    term.wait_for_text("Attach a file from")
+    term.send("plan")
+    term.wait_for_text("docs/plan.md")
+    term.press("enter")
+    term.wait_until(lambda s: "check @docs/plan.md" in prompt_row(s), what="the path inserted")
+    quit_app(term)
