@@ -33,6 +33,8 @@ CORE = [
     "screens.composer",
     "tee",
     "titles",
+    "find",
+    "attachments",
     "request_options",
     "external_editor",
     "clipboard",

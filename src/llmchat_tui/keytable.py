@@ -15,6 +15,7 @@ from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.screens.options_dialog import RequestOptionsDialog
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
+from llmchat_tui.widgets.find_bar import FindInput
 from llmchat_tui.widgets.messages import MessagePane
 from llmchat_tui.widgets.prompt import PromptInput
 from llmchat_tui.widgets.sidebar import ConversationList, FilterInput
@@ -34,6 +35,7 @@ OWNERS: list[tuple[str, list[BindingType]]] = [
     ("sidebar filter", FilterInput.BINDINGS),
     ("sidebar list", ConversationList.BINDINGS),
     ("message list", MessagePane.BINDINGS),
+    ("find bar", FindInput.BINDINGS),
     ("rename dialog", RenameDialog.BINDINGS),
     ("confirm dialog", ConfirmDialog.BINDINGS),
     ("model/provider picker", PickerDialog.BINDINGS),

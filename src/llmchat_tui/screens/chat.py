@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 
 from llmchat_tui import budget, paths, tokens
 from llmchat_tui.attachments import AttachmentError
+from llmchat_tui.find import Match, find, position
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import Conversation
@@ -38,6 +39,7 @@ from llmchat_tui.screens import commands
 from llmchat_tui.screens.composer import Composer
 from llmchat_tui.session import ChatSession, Turn
 from llmchat_tui.store import StoreError, Summary
+from llmchat_tui.widgets.find_bar import FindBar
 from llmchat_tui.widgets.messages import MessagePane
 from llmchat_tui.widgets.prompt import PromptInput
 from llmchat_tui.widgets.sidebar import Row, Sidebar
@@ -87,6 +89,14 @@ class ChatScreen(Screen[None]):
         Binding("f3", "pick_model", "Model", id="pick_model", show=False),
         Binding("f4", "pick_profile", "Provider", id="pick_profile", show=False),
         Binding("f5", "edit_system_prompt", "System prompt", id="edit_system_prompt", show=False),
+        Binding(
+            "ctrl+s",
+            "find_in_conversation",
+            "Find",
+            id="find_in_conversation",
+            show=False,
+            tooltip="Find in this conversation",
+        ),
         Binding(
             "ctrl+l",
             "attach_file",
@@ -147,6 +157,12 @@ class ChatScreen(Screen[None]):
             "This conversation's system prompt",
             "edit_system_prompt",
             "edit_system_prompt",
+        ),
+        (
+            "Find in conversation",
+            "Find text in the open conversation (Enter: next match)",
+            "find_in_conversation",
+            "find_in_conversation",
         ),
         (
             "Attach file",
@@ -257,6 +273,7 @@ class ChatScreen(Screen[None]):
             yield self.sidebar
             with Vertical(id="chat"):
                 yield self.pane
+                yield self.find_bar
                 yield self.prompt
                 yield self.status
         yield Footer()
@@ -266,7 +283,11 @@ class ChatScreen(Screen[None]):
         self.sidebar = Sidebar(self.keymap, id="sidebar")
         self.pane = MessagePane(self.keymap, price_lookup=self.session.price, id="messages")
         self.prompt = PromptInput(self.keymap, id="prompt")
+        self.find_bar = FindBar(id="find")
         self.status = StatusBar(id="status")
+        #: The find bar's matches in the open conversation, and which one is shown.
+        self.matches: list[Match] = []
+        self.match_index: int | None = None
 
     async def on_mount(self) -> None:
         self.sidebar.set_rows([row_of(s) for s in self.session.summaries()])
@@ -330,6 +351,9 @@ class ChatScreen(Screen[None]):
         if self.composer.editing:
             self.prompt.set_editing(None)
             self.composer.end_edit()
+        if self.find_bar.is_open and conversation is not self.conversation:
+            self.find_bar.close()  # its matches were in the other conversation
+            self.matches, self.match_index = [], None
         self.conversation = conversation
         generation = self.session.generation(conversation.id)
         await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
@@ -836,7 +860,9 @@ class ChatScreen(Screen[None]):
 
     @on(Sidebar.ConversationSelected)
     async def _open_conversation(self, event: Sidebar.ConversationSelected) -> None:
-        if self.sidebar.filtering:
+        # The words in the filter box, even if their search has not answered yet.
+        searched = self.sidebar.filter_input.value.strip()
+        if self.sidebar.filtering or searched:
             self.sidebar.clear_filter()
         if event.conversation_id == self.conversation.id:
             self.prompt.focus()
@@ -849,6 +875,9 @@ class ChatScreen(Screen[None]):
             return
         await self.show(conversation)
         self.prompt.focus()
+        if searched and find(conversation.messages, searched):
+            # Opened from a full-text search: show where the words are.
+            await self.action_find_in_conversation(searched)
         issues = self.session.store.warnings_for(conversation.id)
         if issues:
             self.tell(
@@ -1052,6 +1081,54 @@ class ChatScreen(Screen[None]):
     def action_edit_system_prompt(self) -> None:
         """Edit this conversation's system prompt."""
         commands.edit_system_prompt(self)
+
+    # -- find in the conversation ----------------------------------------------
+
+    async def action_find_in_conversation(self, query: str | None = None) -> None:
+        """Open the find bar (with ``query``, if given) and show the first match."""
+        self.find_bar.open(query)
+        await self._find(self.find_bar.input.value)
+
+    async def _find(self, query: str, first: int = 0) -> None:
+        self.matches = find(self.conversation.messages, query)
+        self.match_index = min(first, len(self.matches) - 1) if self.matches else None
+        await self._show_match()
+
+    async def _show_match(self) -> None:
+        query = self.find_bar.input.value.strip()
+        if not query:
+            self.find_bar.show_count("", True)
+        elif not self.matches:
+            self.find_bar.show_count("no match", False)
+        else:
+            self.find_bar.show_count(position(self.matches, self.match_index), True)
+        match = self.matches[self.match_index] if self.match_index is not None else None
+        await self.pane.reveal(match.message if match is not None else None)
+
+    @on(FindBar.Changed)
+    async def _find_changed(self, event: FindBar.Changed) -> None:
+        await self._find(event.query)
+
+    @on(FindBar.Stepped)
+    async def _find_stepped(self, event: FindBar.Stepped) -> None:
+        if not self.matches:
+            return
+        index = 0 if self.match_index is None else self.match_index + event.step
+        self.match_index = index % len(self.matches)
+        await self._show_match()
+
+    @on(FindBar.Closed)
+    async def _find_closed(self, event: FindBar.Closed) -> None:
+        await self.close_find()
+
+    async def close_find(self) -> None:
+        """Hide the find bar and its mark; the focus goes back to the prompt."""
+        if not self.find_bar.is_open:
+            return
+        self.find_bar.close()
+        self.matches, self.match_index = [], None
+        await self.pane.reveal(None)
+        self.prompt.focus()
 
     def action_attach_file(self) -> None:
         """Pick a file to attach: its @path goes into the prompt at the cursor."""

@@ -526,6 +526,26 @@ class MessagePane(VerticalScroll):
                 return view
         return None
 
+    async def reveal(self, message: Message | None) -> bool:
+        """Scroll to ``message`` and mark it as the found one (loading older
+        messages first if it is not mounted yet); None clears the mark.
+        False if the message is not in the conversation on screen."""
+        for old in self.query(".-found"):
+            old.remove_class("-found")
+        if message is None:
+            return True
+        if self.view_of(message) is None and any(m is message for m in self._hidden):
+            while self._hidden and self.view_of(message) is None:
+                self._loading_older = True
+                await self._load_older()
+        view = self.view_of(message)
+        if view is None:
+            return False
+        view.add_class("-found")
+        # After the refresh, so it comes after the loader's own keep-your-place scroll.
+        self.call_after_refresh(self.scroll_to_widget, view, animate=False, top=True)
+        return True
+
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if new <= 1 and self._hidden and not self._loading_older:

@@ -11,9 +11,18 @@ between the characters around it.
 
 from __future__ import annotations
 
+import weakref
+
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input
+
+#: Widgets that ran a binding and must hand the keys already queued for them back to
+#: the app, which routes them once the binding's effects (a focus change) are done.
+_handing_back: weakref.WeakSet[Widget] = weakref.WeakSet()
+#: The keys handed back (a subclass would not reach ``_on_key``: Textual picks the
+#: handler by the message's class name).
+_handed_back: weakref.WeakSet[events.Key] = weakref.WeakSet()
 
 
 async def run_binding_now(widget: Widget, event: events.Key) -> bool:
@@ -31,7 +40,37 @@ async def run_binding_now(widget: Widget, event: events.Key) -> bool:
         return False
     event.stop()
     event.prevent_default()
+    # Widget.focus() takes effect later (the app runs it from its own queue), after
+    # the keys typed next were already queued here: they go back through the app.
+    _handing_back.add(widget)
     return True
+
+
+def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
+    """Hand ``event`` to the widget that has the focus now, if that is another one;
+    True if it did.
+
+    A key typed right after one that moved the focus (Ctrl+F then a word, Tab then a
+    value, a key that opens a dialog) was queued for the old widget before the move
+    ran: it belongs where the focus went.
+    """
+    if event in _handed_back:
+        _handing_back.discard(widget)  # the app routed it here: the queue is in order
+        return False
+    focused = widget.app.focused
+    if focused is not None and focused is not widget:
+        event.stop()
+        event.prevent_default()
+        focused.post_message(events.Key(event.key, event.character))
+        return True
+    if widget in _handing_back:
+        event.stop()
+        event.prevent_default()
+        again = events.Key(event.key, event.character)
+        _handed_back.add(again)
+        widget.app.post_message(again)
+        return True
+    return False
 
 
 class OrderedInput(Input):
@@ -39,12 +78,6 @@ class OrderedInput(Input):
     where they were typed: "0.9, Tab, 256" in a burst fills two fields, not one."""
 
     async def _on_key(self, event: events.Key) -> None:
-        focused = self.screen.focused
-        if focused is not None and focused is not self:
-            # Typed after a key that moved the focus (Tab in a burst) but queued here
-            # before it ran: it belongs to the field that has the focus now.
-            event.stop()
-            event.prevent_default()
-            focused.post_message(events.Key(event.key, event.character))
+        if forward_if_focus_moved(self, event):
             return
         await run_binding_now(self, event)  # Input's own handler runs after (text)

@@ -15,7 +15,7 @@ from textual.widgets import TextArea
 from llmchat_tui import attachments, external_editor
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import clean_line, normalize_newlines
-from llmchat_tui.widgets.ordered_keys import run_binding_now
+from llmchat_tui.widgets.ordered_keys import forward_if_focus_moved, run_binding_now
 
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
@@ -227,6 +227,8 @@ class PromptInput(TextArea):
         self.insert("\n")
 
     async def _on_key(self, event: events.Key) -> None:
+        if forward_if_focus_moved(self, event):
+            return
         if self.keymap.matches("send", event.key):
             event.stop()
             event.prevent_default()

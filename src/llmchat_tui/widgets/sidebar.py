@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import parse_iso
 from llmchat_tui.sanitize import clean_line
-from llmchat_tui.widgets.ordered_keys import run_binding_now
+from llmchat_tui.widgets.ordered_keys import forward_if_focus_moved, run_binding_now
 
 
 def relative_time(iso: str, now: datetime | None = None) -> str:
@@ -139,6 +139,8 @@ class FilterInput(Input):
         was_empty: bool
 
     async def _on_key(self, event: events.Key) -> None:
+        if forward_if_focus_moved(self, event):
+            return
         await run_binding_now(self, event)  # Input's own handler runs after (text)
 
     def action_move(self, step: int) -> None:

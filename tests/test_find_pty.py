@@ -1,0 +1,87 @@
+"""Find in the open conversation, through a real terminal: Ctrl+S, a word, Enter to
+step (older messages are loaded as needed), Esc to close; and opening a
+conversation from a full-text search in the sidebar jumps to the first hit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
+
+from app_pty import EXECUTABLE, focus_sidebar, quit_app
+from llmchat_tui.models import Conversation, Message
+from llmchat_tui.store import Store
+from terminal import Terminal
+
+if EXECUTABLE is None:
+    pytest.skip("the llmchat-tui command is not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.e2e
+
+Launch = Callable[..., Terminal]
+
+
+def long_chat(data_dir: Path) -> Conversation:
+    """120 messages; "walrus" in message 3 (far above the first screenful), 60 and 118."""
+    conversation = Conversation(model="gpt-4o-mini")
+    for n in range(1, 121):
+        role: Literal["user", "assistant"] = "user" if n % 2 else "assistant"
+        text = f"Message number {n} about otters."
+        if n in (3, 60, 118):
+            text = f"Message number {n} mentions a walrus here."
+        conversation.add(Message(role=role, content=text))
+    conversation.rename("Sea animals")
+    store = Store(data_dir)
+    store.open()
+    store.save(conversation)
+    return conversation
+
+
+def test_find_steps_through_matches_loading_older_messages(launch: Launch, data_dir: Path) -> None:
+    long_chat(data_dir)
+    term = launch()
+    focus_sidebar(term)
+    term.press("enter")
+    term.wait_for_text("Message number 120 about otters.")
+    term.press("ctrl+s")
+    term.wait_for_text("Find in this conversation")
+    term.send("WALRUS")
+    term.wait_until(
+        lambda s: "1/3" in s and "Message number 3 mentions a walrus here." in s,
+        what="the first match, loaded from far above",
+    )
+    term.press("enter")
+    term.wait_for_text("2/3")
+    term.wait_for_text("Message number 60 mentions a walrus here.")
+    term.press("enter", "enter")  # the third, then round to the first
+    term.wait_for_text("1/3")
+    term.press("up")  # back round to the last
+    term.wait_until(
+        lambda s: "3/3" in s and "Message number 118 mentions a walrus here." in s,
+        what="the last match shown",
+    )
+    term.send("z")
+    term.wait_for_text("no match")
+    term.press("escape")
+    term.wait_until(lambda s: "Find in this conversation" not in s, what="the bar closed")
+    term.send("typed after")  # the focus is back in the prompt
+    term.wait_for_text("typed after")
+    quit_app(term)
+
+
+def test_opening_a_search_hit_shows_where_the_words_are(launch: Launch, data_dir: Path) -> None:
+    long_chat(data_dir)
+    term = launch()
+    term.press("ctrl+f")
+    term.send("walrus")
+    term.wait_for_text("Sea animals")
+    term.press("down", "enter")
+    term.wait_until(
+        lambda s: "1/3" in s and "Message number 3 mentions a walrus here." in s,
+        what="the first hit shown",
+    )
+    quit_app(term)
