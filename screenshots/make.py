@@ -2,17 +2,26 @@
 
     python screenshots/make.py
 
-Runs the real app headless against the scripted loopback server from
-``tests/openai_server.py`` with a throw-away data folder, and saves SVGs (and
-PNGs when ``cairosvg`` is installed) next to this file.
+Runs the real app headless (120x40) against the scripted loopback server from
+``tests/openai_server.py``, each picture from its own copy of a throw-away data
+folder, and saves the SVG that Textual exports next to this file. Each SVG is
+then drawn to PNG by headless Chromium (``chromium`` from the OS packages, with
+the Fira Code font the SVG asks for: ``apt-get install chromium fonts-firacode``)
+at the SVG's own size, so the pictures look like the terminal. The pictures show
+no path or port of the machine that made them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -82,7 +91,9 @@ def build_app(server: OpenAIServer, data: Path, **settings_overrides):
     store = Store(data)
     skipped = store.open()
     app = build(settings, store, skipped=skipped, first_run=first_run, probe_servers=probe_servers)
-    app.settings.base_url = "http://localhost:11434/v1"  # stable text in pictures
+    # Stable text in the pictures: no test port, no folder of this machine.
+    app.settings.base_url = "http://localhost:11434/v1"
+    app.settings.config_file = Path("~/.config/llmchat-tui/config.toml")
     return app
 
 
@@ -114,13 +125,25 @@ async def shoot(
     first_run: bool = False,
     probe: list | None = None,
 ) -> Path:
-    app = build_app(server, data, first_run=first_run, probe_servers=probe)
+    own = data.parent / f"{data.name}-{name}"  # each picture from its own copy
+    if data.exists():
+        shutil.copytree(data, own)
+    app = build_app(server, own, first_run=first_run, probe_servers=probe)
     async with app.run_test(size=(120, 40)) as pilot:
         await steps(app, pilot)
         path = HERE / f"{name}.svg"
         app.save_screenshot(str(path))
         await app.shutdown()
     return path
+
+
+def local_server() -> OpenAIServer:
+    """The "found on this machine" server: on Ollama's port when it is free, so the
+    picture shows what a user would see."""
+    try:
+        return OpenAIServer(port=11434).start()
+    except OSError:
+        return OpenAIServer()
 
 
 async def wait(pilot, predicate, timeout=15.0):
@@ -139,37 +162,54 @@ async def main() -> None:
             data = Path(tmp) / "chats"
             populate(data)
 
+            usage = {"prompt_tokens": 31, "completion_tokens": 190, "total_tokens": 221}
+
             async def streaming(app, pilot):
+                # Held mid-stream, so the picture shows one consistent moment.
+                release = threading.Event()
                 server.queue(
-                    Reply.text(
-                        REPLY,
-                        delay=0.004,
-                        first_delay=0.2,
-                        usage={"prompt_tokens": 31, "completion_tokens": 190, "total_tokens": 221},
-                    )
+                    Reply.text(REPLY, delay=0.02, first_delay=0.4, stall_after=60, resume=release)
                 )
                 app.chat.prompt.insert("Why do lighthouses still matter? Show a code example.")
                 await pilot.press("enter")
                 generation = app.session.generation(app.chat.conversation.id)
-                await wait(pilot, lambda: "print(" in generation.text())
-                await pilot.pause(0.1)
+                await wait(pilot, lambda: "Why they still matter" in generation.text())
+                await wait(
+                    pilot, lambda: len(server.streams) and server.streams[-1].content_sent >= 60
+                )
+                await pilot.pause(0.4)
+                release.set()
 
             made.append(await shoot("streaming", server, data, streaming))
 
             async def finished(app, pilot):
-                server.queue(
-                    Reply.text(
-                        REPLY,
-                        usage={"prompt_tokens": 31, "completion_tokens": 190, "total_tokens": 221},
-                    )
-                )
+                server.queue(Reply.text(REPLY, delay=0.012, first_delay=0.35, usage=usage))
                 app.chat.prompt.insert("Why do lighthouses still matter? Show a code example.")
                 await pilot.press("enter")
                 generation = app.session.generation(app.chat.conversation.id)
                 await wait(pilot, lambda: not generation.active)
-                await pilot.pause(0.2)
+                await pilot.pause(0.3)
 
             made.append(await shoot("finished", server, data, finished))
+
+            async def find(app, pilot):
+                server.queue(Reply.text(REPLY, delay=0.005, first_delay=0.3, usage=usage))
+                app.chat.prompt.insert("Why do lighthouses still matter? Show a code example.")
+                await pilot.press("enter")
+                generation = app.session.generation(app.chat.conversation.id)
+                await wait(pilot, lambda: not generation.active)
+                await pilot.press("ctrl+s", *"light")
+                await wait(pilot, lambda: "/" in str(app.chat.query_one("#find-count").render()))
+                await pilot.press("enter", "enter")
+                await pilot.pause(0.3)
+
+            made.append(await shoot("find", server, data, find))
+
+            async def options(app, pilot):
+                await pilot.press("ctrl+t", *"0.4", "tab", "tab", *"800")
+                await pilot.pause(0.3)
+
+            made.append(await shoot("request-options", server, data, options))
 
             async def fresh(app, pilot):
                 await pilot.pause(0.3)
@@ -204,7 +244,7 @@ async def main() -> None:
 
             made.append(await shoot("model-picker", server, data, picker))
 
-        with OpenAIServer() as local:
+        with local_server() as local:
             local.models = ["llama3.2", "qwen2.5:7b", "gemma3"]
             empty = Path(tmp) / "empty"
 
@@ -220,16 +260,47 @@ async def main() -> None:
 
             app_args = {"first_run": True, "probe": [("Ollama", local.port)]}
             made.append(await shoot("welcome", local, empty, welcome, **app_args))
-    try:
-        import cairosvg
-    except ImportError:
-        cairosvg = None
+    browser = next((found for name in BROWSERS if (found := shutil.which(name)) is not None), None)
     for svg in made:
         print(svg.relative_to(ROOT))
-        if cairosvg is not None:
-            png = svg.with_suffix(".png")
-            cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=1400)
-            print(png.relative_to(ROOT))
+        if browser is None:
+            continue
+        png = svg.with_suffix(".png")
+        to_png(browser, svg, png)
+        print(png.relative_to(ROOT))
+    if browser is None:
+        print("No Chromium found, so no PNGs: apt-get install chromium fonts-firacode")
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def to_png(browser: str, svg: Path, png: Path) -> None:
+    """Draw ``svg`` at its own size with headless Chromium (fonts from the system only:
+    the web fonts it names are dropped, so nothing is fetched)."""
+    text = svg.read_text(encoding="utf-8")
+    match = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', text)
+    width, height = (math.ceil(float(v)) for v in match.groups()) if match else (1482, 1026)
+    offline = re.sub(r',\s*url\([^)]*\) format\("[^"]*"\)', "", text)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / svg.name
+        page.write_text(offline, encoding="utf-8")
+        subprocess.run(
+            [
+                browser,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+                f"--window-size={width},{height}",
+                f"--screenshot={png}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 if __name__ == "__main__":
