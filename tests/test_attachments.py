@@ -105,8 +105,10 @@ def test_kept_files_are_private_and_content_addressed(tmp_path: Path) -> None:
     (tmp_path / "n.txt").write_text("same")
     attachment, data = attachments.load(tmp_path / "n.txt")
     data_dir = tmp_path / "data"
-    attachments.keep(data_dir, attachment, data)
-    attachments.keep(data_dir, attachment, data)
+    store = Store(data_dir)
+    store.open()
+    store.keep_attachment(attachment, data)
+    store.keep_attachment(attachment, data)
     kept = data_dir / "attachments" / attachment.sha256
     assert kept.read_bytes() == b"same"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600

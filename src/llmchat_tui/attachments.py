@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmchat_tui import paths
 from llmchat_tui.fields import Unusable
 from llmchat_tui.sanitize import clean_line
 
@@ -296,18 +295,9 @@ def load(path: Path) -> tuple[Attachment, bytes]:
     return Attachment(shown, "text/plain", sha, len(data)), data
 
 
-def keep(data_dir: Path, attachment: Attachment, data: bytes) -> None:
-    """Store the bytes under the data folder (once per content; private)."""
-    from llmchat_tui.store import atomic_write_bytes
-
-    folder = paths.ensure_private_dir(data_dir / FOLDER)
-    target = folder / attachment.sha256
-    if not target.exists():
-        atomic_write_bytes(target, data)
-
-
 def read(data_dir: Path, attachment: Attachment) -> bytes:
-    """The bytes of a kept attachment; raises :class:`AttachmentError` if missing."""
+    """The bytes of an attachment the store kept (``Store.keep_attachment``); raises
+    :class:`AttachmentError` if they are missing."""
     try:
         return (data_dir / FOLDER / attachment.sha256).read_bytes()
     except OSError:

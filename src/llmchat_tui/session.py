@@ -459,7 +459,7 @@ class ChatSession:
                         f"{attachment.name} is about {size:,} tokens: more than the "
                         f"{limit:,}-token window of {model}"
                     )
-            attachments.keep(self.store.data_dir, attachment, data)
+            self.store.keep_attachment(attachment, data)
             found.append(attachment)
         return found
 

@@ -44,6 +44,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from llmchat_tui.attachments import FOLDER as ATTACHMENTS_FOLDER
+from llmchat_tui.attachments import Attachment
 from llmchat_tui.models import (
     SCHEMA_VERSION,
     Conversation,
@@ -868,6 +870,14 @@ class Store:
                 yield summary.id
 
     # -- writing -------------------------------------------------------------
+
+    def keep_attachment(self, attachment: Attachment, data: bytes) -> None:
+        """Keep an attachment's bytes under ``attachments/<sha256>`` (once per content,
+        written atomically, private), so its message can be sent again later."""
+        folder = ensure_private_dir(self._data_dir / ATTACHMENTS_FOLDER)
+        target = folder / attachment.sha256
+        if not target.exists():
+            atomic_write_bytes(target, data)
 
     def save(self, conv: Conversation) -> None:
         """Atomically write ``conv`` to ``<id>.json`` and update its index entry.
