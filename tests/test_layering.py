@@ -32,6 +32,9 @@ CORE = [
     "outbox",
     "screens.composer",
     "tee",
+    "ask",
+    "completion",
+    "factory",
 ]
 
 

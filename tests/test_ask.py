@@ -1,0 +1,250 @@
+"""``llmchat-tui ask``: the installed executable in a subprocess, against the loopback server.
+
+Each test asserts stdout, stderr, the exit status, what the server received and
+what is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from app_pty import EXECUTABLE
+from conftest import wait_for
+from openai_server import OpenAIServer, Reply
+
+pytestmark = pytest.mark.skipif(EXECUTABLE is None, reason="llmchat-tui is not installed")
+
+
+def ask(
+    *args: str | Path,
+    env: dict[str, str],
+    data_dir: Path,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    assert EXECUTABLE is not None
+    return subprocess.run(
+        [EXECUTABLE, "ask", "--data-dir", str(data_dir), *map(str, args)],
+        env=env,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def saved(data_dir: Path) -> list[dict]:
+    """Every conversation file in the data folder, oldest first."""
+    folder = data_dir / "conversations"
+    if not folder.is_dir():
+        return []
+    files = [json.loads(p.read_text("utf-8")) for p in folder.glob("*.json")]
+    return sorted(files, key=lambda c: c["created_at"])
+
+
+def contents(conversation: dict) -> list[tuple[str, str, str]]:
+    return [(m["role"], m["content"], m["status"]) for m in conversation["messages"]]
+
+
+def sent(server: OpenAIServer, index: int = -1) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in server.chat_requests[index].messages]
+
+
+def test_prompt_streams_to_stdout_and_is_saved_where_the_app_lists_it(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    server.queue(Reply.text("Hello **world**, \x1b[31mred\x1b[0m.", delay=0.01))
+    tee = tmp_path / "replies.md"
+    result = ask("what", "is", "this?", "--tee", tee, env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stderr) == (0, "")
+    # Plain text through a pipe (no Markdown rendering), sanitized, with a final newline.
+    assert result.stdout == "Hello **world**, ␛[31mred␛[0m.\n"
+    assert sent(server) == [("user", "what is this?")]
+    assert server.chat_requests[0].body["stream"] is True
+    [conversation] = saved(data_dir)
+    assert conversation["title"] == "what is this?"
+    assert contents(conversation) == [
+        ("user", "what is this?", "complete"),
+        ("assistant", "Hello **world**, ␛[31mred␛[0m.", "complete"),
+    ]
+    assert "Hello **world**" in tee.read_text("utf-8")
+    assert EXECUTABLE is not None
+    listed = subprocess.run(
+        [EXECUTABLE, "list", "--data-dir", str(data_dir)],
+        env=app_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.stdout.split("\t")[0] == conversation["id"]
+
+
+def test_prompt_from_stdin_and_piped_text_after_the_prompt(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    result = ask(env=app_env, data_dir=data_dir, stdin="only from the pipe\n")
+    assert (result.returncode, result.stdout) == (0, "Echo: only from the pipe\n"), result.stderr
+    assert sent(server) == [("user", "only from the pipe")]
+
+    result = ask("-", env=app_env, data_dir=data_dir, stdin="dash\r\nmeans stdin\n")
+    assert result.returncode == 0, result.stderr
+    assert sent(server) == [("user", "dash\nmeans stdin")]
+
+    diff = "diff --git a/x b/x\n-old\n+new\n"
+    result = ask("review this", env=app_env, data_dir=data_dir, stdin=diff)
+    assert result.returncode == 0, result.stderr
+    assert sent(server) == [("user", "review this\n\ndiff --git a/x b/x\n-old\n+new")]
+    assert [c["title"] for c in saved(data_dir)] == [
+        "only from the pipe",
+        "dash",
+        "review this",
+    ]
+
+
+def test_continue_the_last_or_a_given_conversation_with_model_and_system(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    assert ask("first question", env=app_env, data_dir=data_dir).returncode == 0
+    assert ask("other chat", env=app_env, data_dir=data_dir).returncode == 0
+    first, other = saved(data_dir)
+
+    result = ask("-c", "follow up", "-m", "model-b", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout) == (0, "Echo: follow up\n"), result.stderr
+    assert sent(server) == [
+        ("user", "other chat"),
+        ("assistant", "Echo: other chat"),
+        ("user", "follow up"),
+    ]
+    assert server.chat_requests[-1].body["model"] == "model-b"
+
+    result = ask(
+        "--conversation", first["id"][:20], "-s", "Be brief.", "second question",
+        env=app_env, data_dir=data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sent(server) == [
+        ("system", "Be brief."),
+        ("user", "first question"),
+        ("assistant", "Echo: first question"),
+        ("user", "second question"),
+    ]
+    first, other = saved(data_dir)
+    assert len(first["messages"]) == 4 and first["system_prompt"] == "Be brief."
+    assert [m["content"] for m in other["messages"]][-1] == "Echo: follow up"
+    assert other["model"] == "model-b"
+
+
+def test_no_save_writes_nothing(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    result = ask("--no-save", "a secret", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Echo: a secret\n", "")
+    assert not data_dir.exists()
+    # Continuing without saving: the earlier conversation is read, and left as it was.
+    assert ask("kept", env=app_env, data_dir=data_dir).returncode == 0
+    [before] = saved(data_dir)
+    result = ask("--no-save", "-c", "not kept", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout) == (0, "Echo: not kept\n"), result.stderr
+    assert sent(server)[-1] == ("user", "not kept") and len(sent(server)) == 3
+    assert saved(data_dir) == [before]
+
+
+def test_exit_statuses_and_errors_on_stderr(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    # A failed request: 1, the reason on stderr, nothing on stdout, saved as an error.
+    server.queue(Reply.http_error(401, "Incorrect API key provided"))
+    result = ask("hello", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("llmchat-tui: ") and "API key" in result.stderr
+    assert "Traceback" not in result.stderr
+    [conversation] = saved(data_dir)
+    assert conversation["messages"][-1]["status"] == "error"
+
+    # A retry is said on stderr, and the reply that follows succeeds: 0.
+    server.queue(Reply.http_error(503, "overloaded", retry_after=0), Reply.text("fine now"))
+    result = ask("again", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout) == (0, "fine now\n"), result.stderr
+    assert re.search(r"retrying in \d+\.\d s \(attempt 1 of \d+\)", result.stderr), result.stderr
+
+    # Usage errors: 2.
+    assert ask(env=app_env, data_dir=data_dir, stdin="  \n").returncode == 2  # empty prompt
+    assert ask(env=app_env, data_dir=data_dir).returncode == 2  # nothing at all
+    assert ask("--bogus", "x", env=app_env, data_dir=data_dir).returncode == 2
+    assert ask("-c", "--conversation", "x", "y", env=app_env, data_dir=data_dir).returncode == 2
+    broken = tmp_path / "broken.toml"
+    broken.write_text("model = = 1\n")
+    result = ask("--config", broken, "x", env=app_env, data_dir=data_dir)
+    assert result.returncode == 2 and str(broken) in result.stderr
+
+    # A conversation that is not there: 1.
+    result = ask("--conversation", "01NOPE", "x", env=app_env, data_dir=data_dir)
+    assert result.returncode == 1
+    assert result.stderr == "llmchat-tui: no saved conversation 01NOPE (see llmchat-tui list)\n"
+    empty = tmp_path / "empty"
+    result = ask("-c", "x", env=app_env, data_dir=empty)
+    assert result.returncode == 1 and "no saved conversation to continue" in result.stderr
+    assert len(server.chat_requests) == 3  # none of these reached the server
+
+
+def test_stats_go_to_stderr(server: OpenAIServer, app_env: dict[str, str], data_dir: Path) -> None:
+    server.queue(
+        Reply.text(
+            "one two three four", delay=0.03, usage={"prompt_tokens": 7, "completion_tokens": 4}
+        )
+    )
+    result = ask("--stats", "count", env=app_env, data_dir=data_dir)
+    assert (result.returncode, result.stdout) == (0, "one two three four\n"), result.stderr
+    assert re.fullmatch(
+        r"llmchat-tui: gpt-4o-mini · TTFT \d+\.\d\d s · \d+\.\d tok/s · "
+        r"7 prompt \+ 4 completion tokens\n",
+        result.stderr,
+    ), result.stderr
+
+
+def test_ctrl_c_mid_stream_keeps_the_partial_reply_and_exits_130(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    resume = threading.Event()
+    server.queue(Reply.text("alpha beta gamma delta", stall_after=2, resume=resume))
+    assert EXECUTABLE is not None
+    proc = subprocess.Popen(
+        [EXECUTABLE, "ask", "--data-dir", str(data_dir), "stall please"],
+        env=app_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out = bytearray()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            out.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: bytes(out) == b"alpha beta ", 10, "the first two words on stdout")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 130
+    finally:
+        resume.set()
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert bytes(out) == b"alpha beta \n"
+    assert "Traceback" not in err and "stopped" in err
+    [conversation] = saved(data_dir)
+    assert contents(conversation)[-1] == ("assistant", "alpha beta ", "cancelled")
+    wait_for(lambda: server.streams[0].client_disconnected, 5, "the server to see the hang-up")
