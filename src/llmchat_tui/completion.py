@@ -124,7 +124,8 @@ def _words(items: list[str]) -> str:
     return " ".join(items)
 
 
-_FILES = 'mapfile -t COMPREPLY < <(compgen -f -- "$cur")'
+# One path per line (names with spaces stay whole); works in bash and zsh's bashcompinit.
+_FILES = "local IFS=$'\\n'; COMPREPLY=($(compgen -f -- \"$cur\"))"
 
 
 def _reply(words: str) -> str:
@@ -177,7 +178,7 @@ def bash_script(top: Command, subs: list[Command]) -> str:
         "    done",
         '    case "$prev" in',
         f"        {files}) {_FILES}; return ;;",
-        f'        {dirs}) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;',
+        f"        {dirs}) {_FILES.replace('-f', '-d')}; return ;;",
         *choice_cases,
         f"        {skip}) COMPREPLY=(); return ;;",
         "    esac",
