@@ -412,6 +412,7 @@ class MarkdownWriter(Writer):
         self.console: Console = Console(file=out, highlight=False, soft_wrap=False)
         self.pending = ""
         self.started = False
+        self.printed = False  # a block is on the screen already
         self.live: Live = Live(
             Text("waiting…", style="dim"),
             console=self.console,
@@ -438,7 +439,7 @@ class MarkdownWriter(Writer):
         end = block_end(self.pending)
         if end:
             done, self.pending = self.pending[:end], self.pending[end:]
-            self.live.console.print(self._markdown(done))
+            self._print_blocks(done)
         self.live.update(self._markdown(self.pending) if self.pending.strip() else Text(""))
 
     def finish(self) -> None:
@@ -447,8 +448,25 @@ class MarkdownWriter(Writer):
         self.live.update(Text(""))
         self.live.stop()
         if self.pending.strip():
-            self.console.print(self._markdown(self.pending))
+            self._print_blocks(self.pending)
         self.pending = ""
+
+    def _print_blocks(self, text: str) -> None:
+        """Print finished blocks, one blank line between them whatever rich pads them with."""
+        from rich.segment import Segment, Segments
+
+        lines = self.console.render_lines(self._markdown(text), pad=False, new_lines=False)
+        visible = [i for i, line in enumerate(lines) if "".join(s.text for s in line).strip()]
+        if not visible:
+            return
+        segments: list[Segment] = []
+        for line in lines[visible[0] : visible[-1] + 1]:
+            segments.extend(line)
+            segments.append(Segment.line())
+        if self.printed:
+            self.console.print()
+        self.console.print(Segments(segments), end="")
+        self.printed = True
 
 
 def make_writer(out: TextIO, *, raw: bool) -> Writer:
