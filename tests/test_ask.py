@@ -248,3 +248,61 @@ def test_ctrl_c_mid_stream_keeps_the_partial_reply_and_exits_130(
     [conversation] = saved(data_dir)
     assert contents(conversation)[-1] == ("assistant", "alpha beta ", "cancelled")
     wait_for(lambda: server.streams[0].client_disconnected, 5, "the server to see the hang-up")
+
+
+# -- on a terminal -------------------------------------------------------------------
+
+MARKDOWN = "# Plan\n\nSome **bold** words.\n\n- one\n- two\n\n```python\nx = 1\n```\n\nThe end."
+
+
+def test_on_a_terminal_the_reply_is_rendered_markdown_and_raw_forces_plain(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    from terminal import Terminal
+
+    assert EXECUTABLE is not None
+    server.queue(Reply.text(MARKDOWN, delay=0.01), Reply.text(MARKDOWN))
+    argv = [EXECUTABLE, "ask", "--data-dir", str(data_dir)]
+    with Terminal([*argv, "render this"], env=app_env, columns=60, lines=24) as term:
+        assert term.wait_for_exit() == 0
+        screen = term.screen_text()
+    lines = [line.rstrip() for line in screen.splitlines()]
+    assert "Some bold words." in lines and " • one" in lines and " • two" in lines, screen
+    assert "**" not in screen and "```" not in screen and "x = 1" in screen
+    assert lines.index("Some bold words.") == lines.index(" • one") - 2  # one blank line
+    assert "\x1b[1m" in term.raw.decode(errors="replace")  # bold, by escape sequence
+    # The saved reply is the model's Markdown, not the rendering.
+    assert saved(data_dir)[0]["messages"][-1]["content"] == MARKDOWN
+
+    with Terminal([*argv, "--raw", "plain please"], env=app_env, columns=60, lines=24) as term:
+        assert term.wait_for_exit() == 0
+        assert "Some **bold** words." in term.screen_text()
+
+    # No prompt, and stdin is the terminal: a usage error, nothing sent.
+    with Terminal(argv, env=app_env, columns=80, lines=24) as term:
+        assert term.wait_for_exit() == 2
+        assert "give a PROMPT, or pipe one in" in term.screen_text()
+    assert len(server.chat_requests) == 2
+
+
+def test_ctrl_c_typed_on_the_terminal_stops_the_reply(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    from terminal import Terminal
+
+    assert EXECUTABLE is not None
+    resume = threading.Event()
+    server.queue(Reply.text("first second third fourth", stall_after=2, resume=resume))
+    argv = [EXECUTABLE, "ask", "--data-dir", str(data_dir), "stall"]
+    try:
+        with Terminal(argv, env=app_env, columns=80, lines=24) as term:
+            term.wait_for_text("first second")
+            term.send(b"\x03")  # the terminal turns it into SIGINT
+            assert term.wait_for_exit() == 130
+            screen = term.screen_text()
+    finally:
+        resume.set()
+    assert "first second" in screen and "third" not in screen
+    assert "stopped; the partial reply is saved" in screen
+    [conversation] = saved(data_dir)
+    assert contents(conversation)[-1] == ("assistant", "first second ", "cancelled")
