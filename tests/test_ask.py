@@ -306,3 +306,58 @@ def test_ctrl_c_typed_on_the_terminal_stops_the_reply(
     assert "stopped; the partial reply is saved" in screen
     [conversation] = saved(data_dir)
     assert contents(conversation)[-1] == ("assistant", "first second ", "cancelled")
+
+
+def test_attached_text_files_follow_the_prompt_as_fenced_blocks(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("buy milk\r\ncall Bob\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("Run:\n\n```sh\nmake\n```\n")
+    result = ask(
+        "merge", "these", "-a", notes, "--attach", readme,
+        env=app_env, data_dir=data_dir, stdin="piped\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = (
+        f"merge these\n\npiped\n\n{notes}:\n\n```\nbuy milk\ncall Bob\n```\n\n"
+        f"{readme}:\n\n````\nRun:\n\n```sh\nmake\n```\n````"
+    )
+    assert sent(server) == [("user", expected)]
+    assert saved(data_dir)[0]["messages"][0]["content"] == expected
+
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\x00\x01\x02")
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG\r\n")
+    for path, why in (
+        (binary, "is not a text file"),
+        (image, "text files only"),
+        (tmp_path / "missing.txt", "cannot read"),
+    ):
+        result = ask("x", "-a", path, env=app_env, data_dir=data_dir)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.startswith("llmchat-tui: ") and why in result.stderr, result.stderr
+    assert len(server.chat_requests) == 1
+
+
+def test_a_data_folder_in_use_is_refused_unless_nothing_is_saved(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    from llmchat_tui.store import Store
+
+    app = Store(data_dir)  # holds the lock as the running app would
+    app.acquire_lock()
+    try:
+        result = ask("hello", env=app_env, data_dir=data_dir)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr == (
+            f"llmchat-tui: another llmchat-tui (pid {os.getpid()}) is using {data_dir}; "
+            "close it or use --data-dir, or use --no-save\n"
+        )
+        assert server.chat_requests == []
+        result = ask("--no-save", "hello", env=app_env, data_dir=data_dir)
+        assert (result.returncode, result.stdout) == (0, "Echo: hello\n"), result.stderr
+    finally:
+        app.close()

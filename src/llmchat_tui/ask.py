@@ -50,6 +50,7 @@ examples:
   llmchat-tui ask "What is the capital of Peru?"
   git diff | llmchat-tui ask "review this"
   llmchat-tui ask -c "and of Chile?"                 # continue the last conversation
+  llmchat-tui ask -a notes.txt -a todo.md "merge these"
   llmchat-tui ask --no-save -m llama3.2 "hi" > out.txt
   llmchat-tui ask --stats -s "Answer in one word." "Sky colour?"
 
@@ -78,6 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--conversation", metavar="ID", help="continue conversation ID (or prefix)")
     parser.add_argument(
         "-s", "--system", metavar="TEXT", help="system prompt (for a continued one: replaces it)"
+    )
+    parser.add_argument(
+        "-a",
+        "--attach",
+        metavar="FILE",
+        action="append",
+        type=Path,
+        default=[],
+        help="add a text file to the prompt, as a fenced block headed by its name (repeatable)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not save the conversation")
     parser.add_argument(
@@ -112,6 +122,38 @@ def read_prompt(words: list[str], stdin: TextIO | None) -> str | None:
     return text
 
 
+#: The largest file ``--attach`` takes (more would not fit any model's context).
+ATTACH_LIMIT = 2_000_000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
+class AttachError(Exception):
+    """A file that cannot be attached, and why (one line)."""
+
+
+def attachment(path: Path) -> str:
+    """``path`` as a fenced block headed by its name (AttachError if it is not text)."""
+    name = clean_line(str(path), 200)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise AttachError(f"{name}: ask attaches text files only (not images, yet)")
+    try:
+        size = path.stat().st_size
+        if size > ATTACH_LIMIT:
+            raise AttachError(f"{name} is {size:,} bytes; ask attaches at most {ATTACH_LIMIT:,}")
+        data = path.read_bytes()
+    except OSError as error:
+        raise AttachError(f"cannot read {name}: {error.strerror or error}") from error
+    if b"\0" in data:
+        raise AttachError(f"{name} is not a text file")
+    try:
+        text = normalize_newlines(data.decode("utf-8")).rstrip("\n")
+    except UnicodeDecodeError:
+        raise AttachError(f"{name} is not UTF-8 text") from None
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{name}:\n\n{fence}\n{text}\n{fence}"
+
+
 def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``llmchat-tui ask`` with its parsed arguments."""
     from llmchat_tui import paths
@@ -138,6 +180,11 @@ def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("give a PROMPT, or pipe one in (stdin is a terminal)")
     if not text.strip():
         parser.error("the prompt is empty")
+    try:
+        text = "\n\n".join([text, *(attachment(path) for path in args.attach)])
+    except AttachError as error:
+        say(str(error))
+        return EXIT_FAILED
 
     flags = {
         "model": args.model,
