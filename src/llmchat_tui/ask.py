@@ -266,10 +266,12 @@ async def _ask(session: ChatSession, args: argparse.Namespace, text: str) -> int
     generation: Generation | None = None
 
     def stop(signum: int) -> None:
+        # Once the reply runs, a signal stops only the reply (a second one while it
+        # is being saved changes nothing); before, it stops the whole command.
         stopped.append(signum)
-        if generation is not None and generation.active:
+        if generation is not None:
             generation.cancel(interrupted=signum != signal.SIGINT)
-        elif me is not None:
+        elif me is not None and len(stopped) == 1:
             me.cancel()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
