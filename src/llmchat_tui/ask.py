@@ -477,6 +477,7 @@ class MarkdownWriter(Writer):
         return Markdown(text, code_theme="monokai")
 
     def write(self, text: str, *, thinking: bool = False) -> None:
+        from rich.constrain import Constrain
         from rich.text import Text
 
         if not text:
@@ -489,7 +490,13 @@ class MarkdownWriter(Writer):
         if end:
             done, self.pending = self.pending[:end], self.pending[end:]
             self._print_blocks(done)
-        self.live.update(self._markdown(self.pending) if self.pending.strip() else Text(""))
+        if self.pending.strip():
+            # Narrower than the terminal: its last row never fills the width, so the
+            # "^C" a terminal echoes on Ctrl+C cannot wrap and leave a stale row behind.
+            width = max(self.console.width - 3, 20)
+            self.live.update(Constrain(self._markdown(self.pending), width=width))
+        else:
+            self.live.update(Text(""))
 
     def finish(self) -> None:
         from rich.text import Text
