@@ -363,3 +363,23 @@ def test_a_data_folder_in_use_is_refused_unless_nothing_is_saved(
         assert (result.returncode, result.stdout) == (0, "Echo: hello\n"), result.stderr
     finally:
         app.close()
+
+
+def test_bytes_that_are_not_utf8_are_replaced_with_a_warning(
+    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+) -> None:
+    assert EXECUTABLE is not None
+    env = {**app_env, "LC_ALL": "C", "LANG": "C"}  # Python's UTF-8 mode: surrogateescape
+    done = subprocess.run(
+        [EXECUTABLE, "ask", "--no-save", "--data-dir", str(data_dir), "caf\udce9"],
+        env=env,
+        input=b"latin-1 \xe9t\xe9\n",
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sent(server) == [("user", "caf\ufffd\n\nlatin-1 \ufffdt\ufffd")]
+    assert done.stderr.decode().splitlines() == [
+        "llmchat-tui: the prompt is not all UTF-8: the bytes that are not are sent as �",
+        "llmchat-tui: stdin is not all UTF-8: the bytes that are not are sent as �",
+    ]

@@ -107,18 +107,40 @@ def say(message: str) -> None:
 def read_prompt(words: list[str], stdin: TextIO | None) -> str | None:
     """The prompt: the words, stdin, or the words then stdin (None: there is none).
 
-    Piped text loses its trailing whitespace (``echo hi |`` sends "hi").
+    Piped text loses its trailing whitespace (``echo hi |`` sends "hi"). Bytes
+    that are not UTF-8 (in stdin or the words) become U+FFFD, with a warning.
     """
     piped = stdin is not None and not stdin.isatty()
     if not words or words == ["-"]:
         if not piped or stdin is None:
             return None
-        return normalize_newlines(stdin.read()).rstrip()
-    text = " ".join(words)
+        return _read_all(stdin)
+    text = _valid(" ".join(words), "the prompt")
     if piped and stdin is not None:
-        extra = normalize_newlines(stdin.read()).rstrip()
+        extra = _read_all(stdin)
         if extra.strip():
             text = f"{text}\n\n{extra}"
+    return text
+
+
+def _read_all(stdin: TextIO) -> str:
+    buffer = getattr(stdin, "buffer", None)
+    raw = buffer.read() if buffer is not None else stdin.read().encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        say("stdin is not all UTF-8: the bytes that are not are sent as �")
+    return normalize_newlines(text).rstrip()
+
+
+def _valid(text: str, what: str) -> str:
+    """``text`` with undecodable bytes (kept by Python as surrogates) as U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        say(f"{what} is not all UTF-8: the bytes that are not are sent as �")
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return text
 
 
@@ -170,9 +192,6 @@ def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     try:
         text = read_prompt(list(args.prompt), sys.stdin)
-    except UnicodeDecodeError as error:
-        say(f"stdin is not UTF-8 text: {error}")
-        return EXIT_FAILED
     except OSError as error:
         say(f"cannot read stdin: {error.strerror or error}")
         return EXIT_FAILED
