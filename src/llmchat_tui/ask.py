@@ -255,22 +255,29 @@ def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _find(session: ChatSession, args: argparse.Namespace) -> Conversation | str:
-    """The conversation to continue, or why there is none."""
+    """The conversation to continue, or why there is none (or it cannot be read)."""
+    from llmchat_tui.store import StoreError
+
     store = session.store
     rows = store.summaries() if store.conversations_dir.is_dir() else []
     if args.continue_last:
         if not rows:
             return f"no saved conversation to continue in {store.data_dir}"
-        return session.open(rows[0].id)
-    wanted = str(args.conversation)
-    matches = [row.id for row in rows if row.id == wanted] or [
-        row.id for row in rows if row.id.startswith(wanted)
-    ]
+        wanted = rows[0].id
+        matches = [wanted]
+    else:
+        wanted = str(args.conversation)
+        matches = [row.id for row in rows if row.id == wanted] or [
+            row.id for row in rows if row.id.startswith(wanted)
+        ]
     if len(matches) > 1:
         return f"ambiguous id {clean_line(wanted)}: {len(matches)} conversations"
     if not matches:
         return f"no saved conversation {clean_line(wanted)} (see llmchat-tui list)"
-    return session.open(matches[0])
+    try:
+        return session.open(matches[0])
+    except (OSError, StoreError) as error:
+        return clean_line(str(error))
 
 
 async def _ask(session: ChatSession, args: argparse.Namespace, text: str) -> int:
