@@ -210,9 +210,19 @@ def test_stats_go_to_stderr(server: OpenAIServer, app_env: dict[str, str], data_
     ), result.stderr
 
 
-def test_ctrl_c_mid_stream_keeps_the_partial_reply_and_exits_130(
-    server: OpenAIServer, app_env: dict[str, str], data_dir: Path
+@pytest.mark.parametrize(
+    ("signum", "status", "saved_as"),
+    [(signal.SIGINT, 130, "cancelled"), (signal.SIGTERM, 143, "interrupted")],
+)
+def test_a_signal_mid_stream_keeps_the_partial_reply(
+    server: OpenAIServer,
+    app_env: dict[str, str],
+    data_dir: Path,
+    signum: int,
+    status: int,
+    saved_as: str,
 ) -> None:
+    """Ctrl+C (SIGINT) stops the reply as cancelled, 130; kill (SIGTERM) as interrupted, 143."""
     resume = threading.Event()
     server.queue(Reply.text("alpha beta gamma delta", stall_after=2, resume=resume))
     assert EXECUTABLE is not None
@@ -234,8 +244,8 @@ def test_ctrl_c_mid_stream_keeps_the_partial_reply_and_exits_130(
     reader.start()
     try:
         wait_for(lambda: bytes(out) == b"alpha beta ", 10, "the first two words on stdout")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 130
+        proc.send_signal(signum)
+        assert proc.wait(10) == status
     finally:
         resume.set()
         if proc.poll() is None:
@@ -246,7 +256,7 @@ def test_ctrl_c_mid_stream_keeps_the_partial_reply_and_exits_130(
     assert bytes(out) == b"alpha beta \n"
     assert "Traceback" not in err and "stopped" in err
     [conversation] = saved(data_dir)
-    assert contents(conversation)[-1] == ("assistant", "alpha beta ", "cancelled")
+    assert contents(conversation)[-1] == ("assistant", "alpha beta ", saved_as)
     wait_for(lambda: server.streams[0].client_disconnected, 5, "the server to see the hang-up")
 
 
