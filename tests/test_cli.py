@@ -138,6 +138,10 @@ def test_bash_completion_completes_commands_options_and_values(tmp_path):
     assert complete(["import", "chat"], tmp_path) == ["chat-export.zip"]
     assert complete(["list", "--data-dir", "fo"], tmp_path) == ["folder"]
     assert complete(["ask", "-m", ""], tmp_path) == []  # a model name: nothing to offer
+    # --option=value reaches the function split at "=", as bash splits it.
+    assert complete(["--data-dir", "=", "d", "li"], tmp_path) == ["list"]
+    assert complete(["export", "--format", "=", ""], tmp_path) == ["md", "json"]
+    assert complete(["export", "--format", "=", "j"], tmp_path) == ["json"]
 
 
 def test_zsh_and_fish_scripts_name_every_command_and_option():
