@@ -174,7 +174,7 @@ def bash_script(top: Command, subs: list[Command]) -> str:
         "    for (( i = 1; i < COMP_CWORD; i++ )); do",
         '        word="${COMP_WORDS[i]}"',
         '        case "$word" in',
-        f'            {skip}) [[ ${{COMP_WORDS[i+1]}} == = ]] && (( i++ )); (( i++ )) ;;',
+        f"            {skip}) [[ ${{COMP_WORDS[i+1]}} == = ]] && (( i++ )); (( i++ )) ;;",
         "            -*) ;;",
         '            *) [[ -z $cmd ]] && cmd="$word" ;;',
         "        esac",
