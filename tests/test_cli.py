@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -111,11 +112,14 @@ def complete(words: list[str], cwd: Path) -> list[str]:
         "_llmchat_tui\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(EXECUTABLE).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(
         [BASH, "--norc", "-c", program],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=30,
     )
     assert done.returncode == 0 and done.stderr == "", done
@@ -144,6 +148,29 @@ def test_bash_completion_completes_commands_options_and_values(tmp_path):
     assert complete(["export", "--format", "=", "j"], tmp_path) == ["json"]
 
 
+@pytest.mark.skipif(BASH is None or EXECUTABLE is None, reason="needs bash and llmchat-tui")
+def test_bash_completion_offers_saved_ids_from_the_data_folder_on_the_line(
+    data_dir, one_saved, tmp_path
+):
+    store = Store(data_dir)
+    store.open()
+    gone = Conversation(id="01HX0000000000000000000002", title="Deleted one")
+    gone.add(Message("user", "bye"))
+    store.save(gone)
+    store.trash(gone.id)
+    store.close()
+    folder = str(data_dir)
+    assert complete(["--data-dir", folder, "export", "01"], tmp_path) == [one_saved.id]
+    assert complete(["export", "--data-dir", folder, ""], tmp_path) == [one_saved.id]
+    assert complete(["ask", "--data-dir", "=", folder, "--conversation", ""], tmp_path) == [
+        one_saved.id
+    ]
+    trashed = complete(["--data-dir", folder, "trash", "restore", ""], tmp_path)
+    assert len(trashed) == 1 and trashed[0] != one_saved.id
+    assert complete(["--data-dir", folder, "trash", "r"], tmp_path) == ["restore"]
+    assert complete(["export", ""], tmp_path) == []  # the default folder holds nothing
+
+
 def test_zsh_and_fish_scripts_name_every_command_and_option():
     parser = cli.build_parser()
     zsh = script("zsh", parser)
@@ -157,18 +184,23 @@ def test_zsh_and_fish_scripts_name_every_command_and_option():
 
 
 @pytest.mark.skipif(shutil.which("fish") is None or EXECUTABLE is None, reason="needs fish")
-def test_fish_completion_through_fish(tmp_path):
+def test_fish_completion_through_fish(tmp_path, data_dir, one_saved):
+    assert EXECUTABLE is not None
     program = (
         f'"{EXECUTABLE}" completion fish | source\n'
         'complete -C"llmchat-tui ex"\n'
         'complete -C"llmchat-tui export --format "\n'
         'complete -C"llmchat-tui --model x ask --co"\n'
+        'complete -C"llmchat-tui export "\n'
     )
+    env = dict(os.environ, LLMCHAT_DATA_DIR=str(data_dir))
+    env["PATH"] = f"{Path(EXECUTABLE).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(
         ["fish", "--no-config", "-c", program],
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=env,
         timeout=30,
     )
     assert done.returncode == 0 and done.stderr == "", done
@@ -179,7 +211,9 @@ def test_fish_completion_through_fish(tmp_path):
         "--config",
         "--continue",
         "--conversation",
+        one_saved.id,  # with its title as the description
     ]
+    assert done.stdout.splitlines()[-1] == f"{one_saved.id}\t{one_saved.title}"
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None or EXECUTABLE is None, reason="needs zsh")

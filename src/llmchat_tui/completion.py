@@ -128,6 +128,23 @@ def _words(items: list[str]) -> str:
 _FILES = "local IFS=$'\\n'; COMPREPLY=($(compgen -f -- \"$cur\"))"
 
 
+#: Where saved ids come from: the option or command (positional) -> the listing
+#: command whose first column they are.
+ID_OPTIONS = {"--conversation": "list"}
+ID_COMMANDS = {"export": "list"}
+#: ``trash restore <TAB>``: the ids in the trash.
+RESTORE_WORD = "restore"
+
+# Bash: the first column of `llmchat-tui list` (or trash), for the data folder and
+# config given on the line (in ``ctx``).
+_IDS_FUNCTION = """\
+_llmchat_tui_ids() {
+    local IFS=$'\\n'
+    COMPREPLY=($(compgen -W "$(command llmchat-tui "$1" "${ctx[@]}" 2>/dev/null \\
+        | cut -f1)" -- "$cur"))
+}"""
+
+
 def _reply(words: str) -> str:
     """Bash: the words of ``words`` that start with the word being completed."""
     return f'COMPREPLY=($(compgen -W "{words}" -- "$cur"))'
@@ -151,12 +168,18 @@ def bash_script(top: Command, subs: list[Command]) -> str:
     for command in subs:
         options = _words([s for o in command.options for s in o.strings if s.startswith("--")])
         action = (
-            _reply(_words(command.words))
+            f"_llmchat_tui_ids {ID_COMMANDS[command.name]}"
+            if command.name in ID_COMMANDS
+            else _reply(_words(command.words))
             if command.words
             else _FILES
             if command.files
             else "COMPREPLY=()"
         )
+        if command.name == "trash":
+            action = (
+                f"if [[ $prev == {RESTORE_WORD} ]]; then _llmchat_tui_ids trash; else {action}; fi"
+            )
         command_cases.append(
             f"        {command.name})\n"
             f"            if [[ $cur == -* ]]; then {_reply(options)}\n"
@@ -165,8 +188,10 @@ def bash_script(top: Command, subs: list[Command]) -> str:
     names = _words([c.name for c in subs])
     lines = [
         "# bash completion for llmchat-tui (made by `llmchat-tui completion bash`)",
+        _IDS_FUNCTION,
         "_llmchat_tui() {",
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmd="" i word',
+        "    local -a ctx=()  # --data-dir and --config as given on the line",
         '    (( COMP_CWORD > 0 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"',
         "    # bash splits --option=value at the = sign: the option is the word before it",
         '    [[ $prev == = ]] && (( COMP_CWORD > 1 )) && prev="${COMP_WORDS[COMP_CWORD-2]}"',
@@ -174,12 +199,21 @@ def bash_script(top: Command, subs: list[Command]) -> str:
         "    for (( i = 1; i < COMP_CWORD; i++ )); do",
         '        word="${COMP_WORDS[i]}"',
         '        case "$word" in',
-        f"            {skip}) [[ ${{COMP_WORDS[i+1]}} == = ]] && (( i++ )); (( i++ )) ;;",
+        f"            {skip})",
+        "                [[ ${COMP_WORDS[i+1]} == = ]] && (( i++ ))",
+        "                if [[ $word == --data-dir || $word == --config ]] &&",
+        "                    (( i + 1 < COMP_CWORD )); then",
+        '                ctx+=("$word" "${COMP_WORDS[i+1]}"); fi',
+        "                (( i++ )) ;;",
         "            -*) ;;",
         '            *) [[ -z $cmd ]] && cmd="$word" ;;',
         "        esac",
         "    done",
         '    case "$prev" in',
+        *(
+            f"        {option}) _llmchat_tui_ids {source}; return ;;"
+            for option, source in ID_OPTIONS.items()
+        ),
         f"        {files}) {_FILES}; return ;;",
         f"        {dirs}) {_FILES.replace('-f', '-d')}; return ;;",
         *choice_cases,
@@ -188,9 +222,9 @@ def bash_script(top: Command, subs: list[Command]) -> str:
         '    case "$cmd" in',
         '        "")',
         "            if [[ $cur == -* ]]; then",
-        f'                COMPREPLY=($(compgen -W "{top_options} --help --version" -- "$cur"))',
+        f"                {_reply(top_options)}",
         "            else",
-        f'                COMPREPLY=($(compgen -W "{names}" -- "$cur"))',
+        f"                {_reply(names)}",
         "            fi ;;",
         *command_cases,
         "    esac",
@@ -208,6 +242,11 @@ def zsh_script(top: Command, subs: list[Command]) -> str:
         "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit }\n"
         "autoload -U +X bashcompinit && bashcompinit\n" + bash_script(top, subs)
     )
+
+
+def _fish_ids(source: str) -> str:
+    """fish: the saved ids with their titles as descriptions (ID<TAB>TITLE lines)."""
+    return f"(llmchat-tui {source} 2>/dev/null | cut -f1,3)"
 
 
 def fish_script(top: Command, subs: list[Command]) -> str:
@@ -236,6 +275,9 @@ def fish_script(top: Command, subs: list[Command]) -> str:
             parts.append("-r -F")
         elif option.choices:
             parts.append(f"-x -a {shlex.quote(_words(option.choices))}")
+        elif set(option.strings) & set(ID_OPTIONS):
+            source = next(ID_OPTIONS[s] for s in option.strings if s in ID_OPTIONS)
+            parts.append(f"-x -a {shlex.quote(_fish_ids(source))}")
         elif option.takes_value:
             parts.append("-x")
         if option.help:
@@ -252,6 +294,18 @@ def fish_script(top: Command, subs: list[Command]) -> str:
             if set(option.strings) & top_strings:
                 continue
             lines.append(option_line(option, condition))
+        if command.name in ID_COMMANDS:
+            ids = _fish_ids(ID_COMMANDS[command.name])
+            lines.append(
+                f"complete -c llmchat-tui -n {shlex.quote(condition)} -a {shlex.quote(ids)}"
+            )
+        if command.name == "trash":
+            restoring = f"{condition}; and __fish_seen_subcommand_from {RESTORE_WORD}"
+            lines.append(
+                f"complete -c llmchat-tui -n {shlex.quote(restoring)} "
+                f"-a {shlex.quote(_fish_ids('trash'))}"
+            )
+            condition += f"; and not __fish_seen_subcommand_from {RESTORE_WORD}"
         if command.words:
             lines.append(
                 f"complete -c llmchat-tui -n {shlex.quote(condition)} "
