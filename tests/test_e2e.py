@@ -246,7 +246,7 @@ def test_unreadable_file_is_reported_and_left_alone(
     )
 
 
-def test_second_instance_on_same_data_dir_exits_2(
+def test_second_instance_on_same_data_dir_exits_1(
     launch: Callable[..., Terminal], app_env: dict[str, str], data_dir: Path, tmp_path: Path
 ) -> None:
     first = launch()
@@ -260,7 +260,7 @@ def test_second_instance_on_same_data_dir_exits_2(
         text=True,
         timeout=20,
     )
-    assert second.returncode == 2, second
+    assert second.returncode == 1, second
     assert "Traceback" not in second.stderr
     assert (
         f"llmchat-tui: another llmchat-tui (pid {first.pid}) is using {data_dir}; "

@@ -250,7 +250,7 @@ def test_export_last_and_id_prefix(data_dir, capsys):
     code, out, _ = run(capsys, "export", "01HXC", "--data-dir", data_dir)
     assert code == 0 and out.startswith("# Third\n")
     code, out, err = run(capsys, "export", "01HXAA", "--data-dir", data_dir)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert err == "llmchat-tui: ambiguous id 01HXAA: 2 conversations\n"
 
 
@@ -270,19 +270,19 @@ def test_export_to_a_file_is_private(data_dir, tmp_path, capsys):
     code, _, err = run(
         capsys, "export", "--last", "-o", tmp_path / "nope" / "x.md", "--data-dir", data_dir
     )
-    assert code == 2 and err.startswith("llmchat-tui: cannot write ") and err.count("\n") == 1
+    assert code == 1 and err.startswith("llmchat-tui: cannot write ") and err.count("\n") == 1
 
 
 def test_export_of_an_unknown_conversation_fails_in_one_line(data_dir, capsys):
     save(data_dir, sample())
     for wanted in ("no-such-id", "../../etc/passwd", "bad\x1b[2Jid"):
         code, out, err = run(capsys, "export", wanted, "--data-dir", data_dir)
-        assert (code, out) == (2, "")
+        assert (code, out) == (1, "")
         assert err.startswith("llmchat-tui: no saved conversation ")
         assert err.count("\n") == 1 and "\x1b" not in err
     empty = data_dir.parent / "empty"
     code, out, err = run(capsys, "export", "--last", "--data-dir", empty)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert err == f"llmchat-tui: no saved conversations in {empty}\n"
     # ID and --last are exclusive, and one of them is required.
     for argv in (["export"], ["export", "x", "--last"]):
@@ -295,7 +295,7 @@ def test_export_of_an_unreadable_file_says_why(data_dir, capsys):
     save(data_dir, sample())
     (data_dir / "conversations" / "broken.json").write_text("{not json")
     code, out, err = run(capsys, "export", "broken", "--data-dir", data_dir)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert "broken.json" in err and "not valid JSON" in err and err.count("\n") == 1
 
 
@@ -435,7 +435,7 @@ def test_import_accepts_the_zip_and_the_unpacked_folder(data_dir, tmp_path, caps
     with zipfile.ZipFile(empty_zip, "w") as zipped:
         zipped.writestr("notes.txt", "hi")
     code, out, err = run(capsys, "import", empty_zip, "--data-dir", data_dir)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert "holds no conversations.json" in err and err.count("\n") == 1
 
 
@@ -527,12 +527,12 @@ def test_import_of_a_file_that_is_not_an_export_fails(data_dir, tmp_path, capsys
     path = tmp_path / "conversations.json"
     path.write_text(content)
     code, out, err = run(capsys, "import", path, "--data-dir", data_dir)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert err.startswith("llmchat-tui: ") and message in err and err.count("\n") == 1
     assert not data_dir.exists()  # the store was not touched
 
     code, out, err = run(capsys, "import", tmp_path / "missing.json", "--data-dir", data_dir)
-    assert (code, out) == (2, "")
+    assert (code, out) == (1, "")
     assert err.startswith("llmchat-tui: cannot read ") and err.count("\n") == 1
 
 
@@ -541,7 +541,7 @@ def test_import_is_refused_while_the_app_holds_the_lock(data_dir, capsys):
     app.acquire_lock()
     try:
         code, out, err = run(capsys, "import", FIXTURE, "--data-dir", data_dir)
-        assert (code, out) == (2, "")
+        assert (code, out) == (1, "")
         assert err == (
             f"llmchat-tui: another llmchat-tui (pid {os.getpid()}) is using "
             f"{data_dir}; close it or use --data-dir\n"

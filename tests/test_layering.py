@@ -38,6 +38,9 @@ CORE = [
     "request_options",
     "external_editor",
     "clipboard",
+    "ask",
+    "completion",
+    "factory",
 ]
 
 

@@ -55,6 +55,32 @@ def client_for_target(target: Target, settings: Settings) -> ChatClient:
     )
 
 
+def build_session(
+    settings: Settings,
+    store: Store,
+    *,
+    target: Target | None = None,
+    clock: Callable[[], float] | None = None,
+    client_factory: ClientFactory = make_client,
+) -> ChatSession:
+    """The session for ``settings`` on an opened ``store``: the start-up client talks
+    to the settings' target with only its paired key (ConfigError when the key
+    command fails); other profiles get theirs from ``client_factory``.
+
+    Used by the app and by ``llmchat-tui ask``, so both send the same requests.
+    ``target``: the settings' target when already resolved.
+    """
+    if target is None:
+        target = resolve_target(settings)
+    return ChatSession(
+        settings,
+        store,
+        client_for_target(target, settings),
+        client_factory=client_factory,
+        clock=clock,
+    )
+
+
 def build_app(
     settings: Settings,
     store: Store,
@@ -78,12 +104,8 @@ def build_app(
     from llmchat_tui.app import ChatApp
 
     target = resolve_target(settings)
-    session = ChatSession(
-        settings,
-        store,
-        client_for_target(target, settings),
-        client_factory=client_factory,
-        clock=clock,
+    session = build_session(
+        settings, store, target=target, clock=clock, client_factory=client_factory
     )
     if first_run is None:
         first_run = not target.key_source and target.base_url == OPENAI_BASE_URL
