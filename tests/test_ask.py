@@ -6,6 +6,7 @@ what is on disk.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import pytest
 from app_pty import EXECUTABLE
 from conftest import wait_for
 from openai_server import OpenAIServer, Reply
+from test_attachments import png
 
 pytestmark = pytest.mark.skipif(EXECUTABLE is None, reason="llmchat-tui is not installed")
 
@@ -333,25 +335,34 @@ def test_attached_text_files_follow_the_prompt_as_fenced_blocks(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     expected = (
-        f"merge these\n\npiped\n\n{notes}:\n\n```\nbuy milk\ncall Bob\n```\n\n"
-        f"{readme}:\n\n````\nRun:\n\n```sh\nmake\n```\n````"
+        "merge these\n\npiped\n\nnotes.txt:\n```\nbuy milk\ncall Bob\n```\n\n"
+        "README.md:\n````\nRun:\n\n```sh\nmake\n```\n````"
     )
     assert sent(server) == [("user", expected)]
-    assert saved(data_dir)[0]["messages"][0]["content"] == expected
+    [message] = saved(data_dir)[0]["messages"][:1]
+    assert message["content"] == "merge these\n\npiped"
+    assert [a["name"] for a in message["attachments"]] == ["notes.txt", "README.md"]
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(png(8, 8))
+    result = ask("what is this", "-a", image, "--no-save", env=app_env, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    text_part, image_part = server.chat_requests[-1].body["messages"][-1]["content"]
+    assert text_part == {"type": "text", "text": "what is this"}
+    assert image_part["image_url"]["url"].startswith("data:image/png;base64,")
+    kept = data_dir / "attachments" / hashlib.sha256(png(8, 8)).hexdigest()
+    assert not kept.exists(), "--no-save writes nothing, attachments included"
 
     binary = tmp_path / "blob.bin"
     binary.write_bytes(b"\x00\x01\x02")
-    image = tmp_path / "cat.png"
-    image.write_bytes(b"\x89PNG\r\n")
     for path, why in (
         (binary, "is not a text file"),
-        (image, "text files only"),
-        (tmp_path / "missing.txt", "cannot read"),
+        (tmp_path / "missing.txt", "cannot be read"),
     ):
         result = ask("x", "-a", path, env=app_env, data_dir=data_dir)
         assert (result.returncode, result.stdout) == (1, "")
         assert result.stderr.startswith("llmchat-tui: ") and why in result.stderr, result.stderr
-    assert len(server.chat_requests) == 1
+    assert len(server.chat_requests) == 2
 
 
 def test_a_data_folder_in_use_is_refused_unless_nothing_is_saved(

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from llmchat_tui.attachments import Attachment, AttachmentError
 from llmchat_tui.sanitize import clean_line, normalize_newlines
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         default=[],
-        help="add a text file to the prompt, as a fenced block headed by its name (repeatable)",
+        help="send a file with the prompt: text as a fenced block headed by its name, "
+        "PNG/JPEG/GIF/WebP as an image (repeatable)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not save the conversation")
     parser.add_argument(
@@ -144,38 +146,6 @@ def _valid(text: str, what: str) -> str:
     return text
 
 
-#: The largest file ``--attach`` takes (more would not fit any model's context).
-ATTACH_LIMIT = 2_000_000
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
-
-
-class AttachError(Exception):
-    """A file that cannot be attached, and why (one line)."""
-
-
-def attachment(path: Path) -> str:
-    """``path`` as a fenced block headed by its name (AttachError if it is not text)."""
-    name = clean_line(str(path), 200)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        raise AttachError(f"{name}: ask attaches text files only (not images, yet)")
-    try:
-        size = path.stat().st_size
-        if size > ATTACH_LIMIT:
-            raise AttachError(f"{name} is {size:,} bytes; ask attaches at most {ATTACH_LIMIT:,}")
-        data = path.read_bytes()
-    except OSError as error:
-        raise AttachError(f"cannot read {name}: {error.strerror or error}") from error
-    if b"\0" in data:
-        raise AttachError(f"{name} is not a text file")
-    try:
-        text = normalize_newlines(data.decode("utf-8")).rstrip("\n")
-    except UnicodeDecodeError:
-        raise AttachError(f"{name} is not UTF-8 text") from None
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{name}:\n\n{fence}\n{text}\n{fence}"
-
-
 def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``llmchat-tui ask`` with its parsed arguments."""
     from llmchat_tui import paths
@@ -187,8 +157,17 @@ def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     class UnsavedStore(Store):
         """``--no-save``: reads from the data folder, writes nothing to it."""
 
+        kept: dict[str, bytes] = {}
+
         def save(self, conv: Conversation) -> None:
             return None
+
+        def keep_attachment(self, attachment: Attachment, data: bytes) -> None:
+            self.kept[attachment.sha256] = data  # in memory only: nothing is written
+
+        def read_attachment(self, attachment: Attachment) -> bytes:
+            found = self.kept.get(attachment.sha256)
+            return found if found is not None else super().read_attachment(attachment)
 
     try:
         text = read_prompt(list(args.prompt), sys.stdin)
@@ -199,12 +178,6 @@ def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("give a PROMPT, or pipe one in (stdin is a terminal)")
     if not text.strip():
         parser.error("the prompt is empty")
-    try:
-        text = "\n\n".join([text, *(attachment(path) for path in args.attach)])
-    except AttachError as error:
-        say(str(error))
-        return EXIT_FAILED
-
     flags = {
         "model": args.model,
         "base_url": args.base_url,
@@ -324,9 +297,12 @@ async def _ask(session: ChatSession, args: argparse.Namespace, text: str) -> int
             size = sum(len(m["content"]) for m in request_messages(conversation)) + len(text)
             if args.stats or size > PLAN_ABOVE_CHARS:
                 await asyncio.to_thread(tokens.get_encoding, tokens.encoding_for_model(model).name)
-            turn = await session.send(conversation, text)
+            turn = await session.send(conversation, text, files=[Path(p) for p in args.attach])
         except asyncio.CancelledError:
             return _stopped_status(stopped)
+        except AttachmentError as error:
+            say(f"not sent: {error}")
+            return EXIT_FAILED
         except (OSError, StoreError) as error:
             say(f"could not save the conversation: {clean_line(str(error))}")
             return EXIT_FAILED

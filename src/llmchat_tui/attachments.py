@@ -19,13 +19,13 @@ import math
 import os
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmchat_tui.fields import Unusable
-from llmchat_tui.sanitize import clean_line
+from llmchat_tui.sanitize import clean_line, normalize_newlines
 
 #: Limits checked before anything is sent.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -295,17 +295,6 @@ def load(path: Path) -> tuple[Attachment, bytes]:
     return Attachment(shown, "text/plain", sha, len(data)), data
 
 
-def read(data_dir: Path, attachment: Attachment) -> bytes:
-    """The bytes of an attachment the store kept (``Store.keep_attachment``); raises
-    :class:`AttachmentError` if they are missing."""
-    try:
-        return (data_dir / FOLDER / attachment.sha256).read_bytes()
-    except OSError:
-        raise AttachmentError(
-            f"the attached file {attachment.name} is no longer in the data folder"
-        ) from None
-
-
 # -- what the request carries --------------------------------------------------------
 
 
@@ -317,8 +306,13 @@ def fenced(name: str, text: str) -> str:
     return f"{name}:\n{fence}\n{text.rstrip(chr(10))}\n{fence}"
 
 
+#: Reads a kept attachment's bytes (the store's ``read_attachment``); raises
+#: :class:`AttachmentError` when they are gone.
+Reader = Callable[[Attachment], bytes]
+
+
 def request_content(
-    text: str, attached: list[Attachment], data_dir: Path
+    text: str, attached: list[Attachment], read: Reader
 ) -> str | list[dict[str, Any]]:
     """The ``content`` of a user message with its files: a string when there are no
     images, else a list of parts (the text first, then each image)."""
@@ -326,7 +320,7 @@ def request_content(
     images: list[dict[str, Any]] = []
     for attachment in attached:
         try:
-            part = _part(str(data_dir), attachment)
+            part = _part(read, attachment)
         except AttachmentError as missing:
             blocks.append(f"[{missing}]")
             continue
@@ -341,12 +335,12 @@ def request_content(
 
 
 @functools.lru_cache(maxsize=16)
-def _part(data_dir: str, attachment: Attachment) -> str | dict[str, Any]:
+def _part(read: Reader, attachment: Attachment) -> str | dict[str, Any]:
     """One attachment as the request carries it (cached: estimates are made often)."""
-    data = read(Path(data_dir), attachment)
+    data = read(attachment)
     if attachment.is_image:
         return image_part(attachment, data)
-    return fenced(attachment.name, data.decode("utf-8", errors="replace"))
+    return fenced(attachment.name, normalize_newlines(data.decode("utf-8", errors="replace")))
 
 
 def image_part(attachment: Attachment, data: bytes) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,12 @@ CONTINUE_INSTRUCTION = (
 
 
 def request_messages(
-    conversation: Conversation, data_dir: Path | None = None
+    conversation: Conversation, read: attachments.Reader | None = None
 ) -> list[dict[str, Any]]:
     """The chat messages a request sends: the system prompt and the history.
 
-    A user message's attachments (kept under ``data_dir``) go with it: text files
-    as fenced blocks after its text, images as ``image_url`` parts.
+    A user message's attachments (their bytes from ``read``, the store's) go with
+    it: text files as fenced blocks after its text, images as ``image_url`` parts.
 
     Cancelled and failed replies keep what arrived, so the next turn is
     coherent; replies that produced nothing are left out. A continuation
@@ -73,8 +73,8 @@ def request_messages(
         if message.role == "assistant" and out and out[-1]["role"] == "assistant":
             out[-1] = {"role": "assistant", "content": out[-1]["content"] + message.content}
             continue
-        if message.attachments and data_dir is not None:
-            content = attachments.request_content(message.content, message.attachments, data_dir)
+        if message.attachments and read is not None:
+            content = attachments.request_content(message.content, message.attachments, read)
             out.append({"role": message.role, "content": content})
             continue
         out.append({"role": message.role, "content": message.content})
@@ -366,7 +366,7 @@ class ChatSession:
     ) -> budget.Plan:
         """What the next request would send: the oldest messages are left out
         (never the system prompt) when the whole history does not fit."""
-        messages = request_messages(conversation, self.store.data_dir) + list(extra or [])
+        messages = request_messages(conversation, self.store.read_attachment) + list(extra or [])
         if draft.strip():
             messages.append({"role": "user", "content": draft})
         model = conversation.model or self.settings.model
@@ -421,14 +421,16 @@ class ChatSession:
         )
         return Turn(user=user, reply=generation.message, generation=generation)
 
-    async def send(self, conversation: Conversation, text: str) -> Turn:
+    async def send(
+        self, conversation: Conversation, text: str, *, files: Sequence[Path] | None = None
+    ) -> Turn:
         """Add the user's message, save it, and return the turn whose reply to run.
 
         The user's message is on disk before this returns (and so before the
         request is sent); if it cannot be saved nothing is added.
         """
 
-        attached = self.attach(conversation, text)
+        attached = self.attach(conversation, text, files)
 
         async def change() -> Generation:
             conversation.add(Message(role="user", content=text, attachments=attached))
@@ -437,9 +439,12 @@ class ChatSession:
 
         return await self._transaction(conversation, change)
 
-    def attach(self, conversation: Conversation, text: str) -> list[Attachment]:
-        """The files ``text`` names with ``@path`` (from the working directory), read,
-        checked and kept in the data folder.
+    def attach(
+        self, conversation: Conversation, text: str, files: Sequence[Path] | None = None
+    ) -> list[Attachment]:
+        """The files to send with ``text``, read, checked and kept in the data folder:
+        ``files`` when given (``ask --attach``), else the ones ``text`` names with
+        ``@path`` (from the working directory).
 
         Raises :class:`~llmchat_tui.attachments.AttachmentError` (nothing kept
         that matters, nothing sent) for a file that cannot go: unreadable, not
@@ -448,7 +453,8 @@ class ChatSession:
         found: list[Attachment] = []
         limit = self.context_limit(conversation)
         model = conversation.model or self.settings.model
-        for path in attachments.mentioned_paths(text, Path.cwd()):
+        chosen = attachments.mentioned_paths(text, Path.cwd()) if files is None else files
+        for path in chosen:
             attachment, data = attachments.load(path)
             if limit is not None and not attachment.is_image:
                 size = tokens.count_text(
@@ -674,7 +680,7 @@ class ChatSession:
         """Start the reply to the branch on screen: a new message below its end, or
         ``continues`` (a partial reply) extended. Saved before it is returned."""
         model = conversation.model or self.settings.model
-        request = request_messages(conversation, self.store.data_dir) + list(extra or [])
+        request = request_messages(conversation, self.store.read_attachment) + list(extra or [])
         estimate = None
         dropped = 0
         limit = self.context_limit(conversation)

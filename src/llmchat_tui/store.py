@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmchat_tui.attachments import FOLDER as ATTACHMENTS_FOLDER
-from llmchat_tui.attachments import Attachment
+from llmchat_tui.attachments import Attachment, AttachmentError
 from llmchat_tui.models import (
     SCHEMA_VERSION,
     Conversation,
@@ -870,6 +870,15 @@ class Store:
                 yield summary.id
 
     # -- writing -------------------------------------------------------------
+
+    def read_attachment(self, attachment: Attachment) -> bytes:
+        """The bytes :meth:`keep_attachment` kept; ``AttachmentError`` if they are gone."""
+        try:
+            return (self._data_dir / ATTACHMENTS_FOLDER / attachment.sha256).read_bytes()
+        except OSError:
+            raise AttachmentError(
+                f"the attached file {attachment.name} is no longer in the data folder"
+            ) from None
 
     def keep_attachment(self, attachment: Attachment, data: bytes) -> None:
         """Keep an attachment's bytes under ``attachments/<sha256>`` (once per content,
