@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from llmchat_tui import paths
 
@@ -160,7 +160,8 @@ def _count_cached(encoding_name: str, text: str) -> int:
     return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
 
 
-class CountCacheStats(NamedTuple):
+@dataclass(frozen=True)
+class CountCacheStats:
     """How the cache of token counts has done since it was last cleared."""
 
     hits: int
