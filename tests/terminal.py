@@ -178,6 +178,12 @@ class Terminal:
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def title(self) -> str:
+        """The window title the program set (OSC 0/2), as a terminal would show it."""
+        with self._lock:
+            return str(self._screen.title)
+
     def screen_lines(self) -> list[str]:
         """The screen's rows, right-trimmed."""
         if self._reader_error is not None:

@@ -345,7 +345,7 @@ def test_hostile_reply_leaves_the_terminal_as_it_was(
 
     server.queue(Reply(content=[ALL_TEXT[i : i + 4] for i in range(0, len(ALL_TEXT), 4)]))
     term = launch()
-    title_before = term._screen.title
+    title_before = term.title
     send_message(term, "say something nasty")
     wait_for_state(term, "complete")
     screen = term.wait_for_text("[bold red]not styled[/bold red]")  # the last block drawn
@@ -363,5 +363,5 @@ def test_hostile_reply_leaves_the_terminal_as_it_was(
         b"\x9b2J",
     ):
         assert needle not in raw, needle
-    assert term._screen.title == title_before
+    assert term.title == title_before
     quit_app(term)

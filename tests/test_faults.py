@@ -297,11 +297,12 @@ async def test_the_api_key_never_reaches_screen_files_or_log(
     server.queue(
         Reply(status=401, body={"error": {"message": f"Incorrect API key provided: {SECRET}."}})
     )
-    app = make_app(retry_attempts=0)
-    app.session.client._secret = SECRET
+    app = make_app(retry_attempts=0, api_key=SECRET)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, "Hi")
         gen = await finished(pilot)
+        # The key really was sent, and the server echoed it back in its error.
+        assert server.chat_requests[0].headers["authorization"] == f"Bearer {SECRET}"
         text = screen_text(app)
         assert "[redacted API key]" in footer_text(app)
         assert SECRET not in text and SECRET not in footer_text(app)

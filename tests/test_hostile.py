@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import wait_until
-from helpers import footer_text, screen_text, type_text
+from helpers import footer_text, screen_lines, screen_text, type_text
 from hostile import ALL_SHOWN, ALL_TEXT, CORPUS
 from llmchat_tui.sanitize import clean, clean_line, is_clean
 from openai_server import Reply
@@ -32,11 +32,8 @@ def test_clean_line_folds_to_one_line():
 
 
 def no_raw_controls(app) -> None:
-    for strip in app.screen._compositor.render_strips():
-        for segment in strip:
-            assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in segment.text), repr(
-                segment.text
-            )
+    for line in screen_lines(app):
+        assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in line), repr(line)
 
 
 async def test_hostile_reply_is_inert_in_the_app(make_app, server, data_dir):

@@ -6,7 +6,7 @@ import json
 
 import helpers
 from conftest import wait_until
-from helpers import screen_text, type_text
+from helpers import Toasts, screen_text, type_text
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from openai_server import OpenAIServer, Reply
@@ -170,7 +170,8 @@ async def test_delete_a_message(make_app, server, data_dir):
 async def test_export_from_the_app_shows_the_path(make_app, server, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
+    toasts = Toasts()
+    async with app.run_test(size=(120, 40), message_hook=toasts) as pilot:
         await send(pilot, "export me")
         await pilot.press("f8")
         await pilot.pause()
@@ -182,14 +183,15 @@ async def test_export_from_the_app_shows_the_path(make_app, server, tmp_path, mo
     assert "export me" in markdown.read_text() and "## You" in markdown.read_text()
     assert json.loads(as_json.read_text())["messages"][0]["content"] == "export me"
     assert shown
-    told = [n.message for n in app._notifications]
+    told = toasts.messages
     assert any(m.startswith(f"Exported to {tmp_path}") for m in told), told
     assert oct(markdown.stat().st_mode & 0o777) == "0o600"
 
 
 async def test_oldest_messages_are_left_out_when_the_context_is_full(make_app, server):
     app = make_app(context_windows={"gpt-4o-mini": 120})
-    async with app.run_test(size=(120, 40)) as pilot:
+    toasts = Toasts()
+    async with app.run_test(size=(120, 40), message_hook=toasts) as pilot:
         for index in range(4):
             await send(pilot, f"message number {index} " + "word " * 12)
         await wait_until(
@@ -199,10 +201,10 @@ async def test_oldest_messages_are_left_out_when_the_context_is_full(make_app, s
         )
         assert app.chat.pane.query(".-left-out")
         await send(pilot, "last")
-        told = [n.message for n in app._notifications]
         assert any(
-            "oldest message(s) were left out to fit the 120-token context" in m for m in told
-        )
+            "oldest message(s) were left out to fit the 120-token context" in m
+            for m in toasts.messages
+        ), toasts.messages
     request = server.chat_requests[-1].body["messages"]
     assert request[-1] == {"role": "user", "content": "last"}
     assert not any("message number 0" in m["content"] for m in request)

@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
     assert log_file is not None and log_file.with_name(log_file.name + ".1").exists()
 
     # cache: the token data seeded for tiktoken
-    tokens._seed_cache("cl100k_base")
+    tokens.seed_cache("cl100k_base")
 
     # config: the file written when a local server is picked at first run
     remember_server(default_config_file(), "http://127.0.0.1:8080/v1", "local")

@@ -16,6 +16,7 @@ from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
+from helpers import screen_lines
 from llmchat_tui.blocks import FenceTracker, LineKind, code_blocks, fence_content
 from llmchat_tui.exporting import to_markdown
 from llmchat_tui.models import Conversation, Message
@@ -51,8 +52,7 @@ class History(App[None]):
 
 
 def on_screen(app: App[None], height: int) -> list[str]:
-    strips = app.screen._compositor.render_strips()[:height]
-    return [strip.text.rstrip() for strip in strips]
+    return [line.rstrip() for line in screen_lines(app)[:height]]
 
 
 async def drawn_after(pieces: list[str], width: int = 80) -> tuple[list[str], int]:

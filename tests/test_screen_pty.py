@@ -186,12 +186,15 @@ def test_edit_mode_shows_on_the_prompt(launch: Launch, server: OpenAIServer, col
         what="edit mode on the prompt",
     )
     assert "editing" in status_line(screen)
+    term.wait_until(lambda s: "Cancel edit" in footer(s), what="the edit's keys in the footer")
     term.press("escape")  # cancels the edit; the draft comes back
     screen = term.wait_until(
         lambda s: "Editing your message" not in s and "a draft in progress" in s,
         what="edit cancelled and the draft back",
     )
     assert "editing" not in status_line(screen)
+    # The footer no longer offers to cancel an edit that has ended.
+    term.wait_until(lambda s: "Cancel edit" not in footer(s), timeout=5, what="footer updated")
     assert len(server.chat_requests) == 2
     quit_app(term)
 

@@ -701,9 +701,11 @@ def test_index_holds_no_messages(store: Store) -> None:
     assert "private message body" not in raw
 
 
-def test_index_written_at_most_every_interval(store: Store) -> None:
-    clock = [time.monotonic() + 10_000.0]  # long after open() wrote the index
-    store._monotonic = lambda: clock[0]
+def test_index_written_at_most_every_interval(tmp_path: Path) -> None:
+    clock = [0.0]
+    store = Store(tmp_path / "data", clock=lambda: clock[0])
+    assert store.open() == []  # writes the index
+    clock[0] += 10_000.0  # long after open() wrote the index
     conv = make_conv("first")
     store.save(conv)  # nothing written for a while: written now
     assert read_json(store.index_path)["conversations"][conv.id]["title"] == "first"

@@ -108,10 +108,10 @@ def test_encodings_load_with_no_network(tmp_path):
 
 def test_a_corrupted_cached_file_is_replaced_by_verified_data(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    folder = tokens._seed_cache("cl100k_base")
+    folder = tokens.seed_cache("cl100k_base")
     target = next(folder.iterdir())
     target.write_bytes(b"tampered")
-    tokens._seed_cache("cl100k_base")
+    tokens.seed_cache("cl100k_base")
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     assert digest == tokens.EXPECTED_SHA256["cl100k_base"]
 
@@ -119,12 +119,13 @@ def test_a_corrupted_cached_file_is_replaced_by_verified_data(tmp_path, monkeypa
 def test_bundled_data_is_checked_against_tiktokens_hash(monkeypatch):
     monkeypatch.setitem(tokens.EXPECTED_SHA256, "cl100k_base", "0" * 64)
     with pytest.raises(tokens.TokenDataError):
-        tokens._bundled_bytes("cl100k_base")
+        tokens.bundled_data("cl100k_base")
 
 
 def test_counts_are_cached_per_text():
     text = "a long message " * 500
     tokens.count_messages([{"role": "user", "content": text}], "gpt-4o")
-    before = tokens._count_cached.cache_info().hits
+    before = tokens.count_cache_stats()
     tokens.count_messages([{"role": "user", "content": text}], "gpt-4o")
-    assert tokens._count_cached.cache_info().hits > before
+    after = tokens.count_cache_stats()
+    assert after.hits > before.hits and after.misses == before.misses

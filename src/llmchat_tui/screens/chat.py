@@ -240,7 +240,7 @@ class ChatScreen(Screen[None]):
         self.keymap = keymap
         self.first_run = first_run
         self.probe_servers = probe_servers
-        self.composer = Composer()
+        self.composer = Composer(session.set_draft)
         self.outbox = Outbox()
         self.conversation: Conversation = session.new_conversation()
         self.sidebar_choice: bool | None = None  # None: by the terminal's width
@@ -805,9 +805,9 @@ class ChatScreen(Screen[None]):
 
     def _take_draft(self) -> bool:
         """Copy the prompt into the open conversation's draft; True if it changed."""
-        if not self.is_mounted or self.composer.editing:
+        if not self.is_mounted:
             return False
-        return self.session.set_draft(self.conversation, self.prompt.full_text)
+        return self.composer.take_draft(self.conversation, self.prompt.full_text)
 
     def _stash_draft(self) -> None:
         """Keep the unsent text now (switching conversation, quitting)."""

@@ -6,6 +6,7 @@ in the prompt, and whether a draft changed; it never touches widgets itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmchat_tui.models import Conversation, Message
@@ -28,9 +29,14 @@ class Composer:
       cancelled). Drafts are never saved while editing (the prompt does not hold
       the draft then).
     - Otherwise the prompt's text is the open conversation's draft.
+
+    ``set_draft`` keeps a draft (the session's
+    :meth:`~llmchat_tui.session.ChatSession.set_draft`, which also names a chat
+    that holds only a draft); it returns whether the draft changed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, set_draft: Callable[[Conversation, str], bool]) -> None:
+        self._set_draft = set_draft
         self.edit: Edit | None = None
 
     @property
@@ -43,10 +49,9 @@ class Composer:
 
         Does nothing while editing (the prompt holds the edit, not the draft).
         """
-        if self.edit is not None or conversation.draft == prompt_text:
+        if self.edit is not None:
             return False
-        conversation.draft = prompt_text
-        return True
+        return self._set_draft(conversation, prompt_text)
 
     def begin_edit(self, conversation: Conversation, message: Message, prompt_text: str) -> str:
         """Start editing ``message``; returns the text to load into the prompt."""

@@ -123,6 +123,7 @@ class PromptInput(TextArea):
         self.border_title = title
         self.border_subtitle = subtitle if self.editing else None
         self.placeholder = self._placeholder(self.editing)
+        self.refresh_bindings()  # the footer offers "Cancel edit" only while editing
 
     def _chip(self, text: str) -> str:
         number = len(self._pastes) + 1
