@@ -158,11 +158,6 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(built: Built, tmp_path: P
     env_dir = tmp_path / "fresh"
     venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    # The dependencies come from this environment (no network); llmchat_tui must not.
-    (Path(purelib.strip()) / "_test_dependencies.pth").write_text(
-        "\n".join(site.getsitepackages()) + "\n", encoding="utf-8"
-    )
     run(
         sys.executable,
         "-m",
@@ -174,6 +169,12 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(built: Built, tmp_path: P
         "--no-deps",
         "--no-index",
         built.wheel,
+    )
+    # Then the dependencies come from this environment (no network); only now, or pip
+    # would see this environment's llmchat-tui as installed already and skip the wheel.
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    (Path(purelib.strip()) / "_test_dependencies.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n", encoding="utf-8"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
