@@ -181,3 +181,35 @@ async def test_the_session_prefers_what_the_server_says(local: OpenAIServer, tmp
     assert session.context_limit(conversation) == 4096
     assert len(warnings) == 1 and "it has gemma." in warnings[0]
     await client.close()
+
+
+async def test_ollamas_maximum_is_asked_again_once_a_reply_loaded_the_model(
+    local: OpenAIServer, tmp_path
+) -> None:
+    # No num_ctx and not loaded: /api/show gives only what the model could do.
+    local.imitate("ollama-default", 131072)
+    settings = Settings(base_url=local.base_url, model=MODEL, api_key="")
+    client = ChatClient(base_url=local.base_url, api_key="")
+    store = Store(tmp_path / "chats")
+    store.open()
+    session = ChatSession(settings, store, client)
+    conversation = session.new_conversation()
+    await session.ask_server(conversation)
+    assert session.context_limit(conversation) == 131072
+    assert session.server_info.get(local.base_url, MODEL).provisional  # type: ignore[union-attr]
+
+    # The reply makes Ollama load the model; /api/ps now says what it runs with.
+    local.routes[("GET", "/api/ps")] = {"models": [{"name": MODEL, "context_length": 4096}]}
+    turn = await session.send(conversation, "hello")
+    await turn.generation.run()
+    assert not session.server_asked(conversation)
+    await session.ask_server(conversation)
+    assert session.context_limit(conversation) == 4096
+    info = session.server_info.get(local.base_url, MODEL)
+    assert info is not None and not info.provisional
+
+    # A window the server runs with is kept: another reply asks nothing again.
+    turn = await session.send(conversation, "again")
+    await turn.generation.run()
+    assert session.server_asked(conversation)
+    await client.close()

@@ -334,6 +334,15 @@ class ChatSession:
         client = self._existing_client(conversation)
         return client is not None and self.server_info.asked(client.base_url, model)
 
+    def _forget_provisional(self, conversation_id: str) -> None:
+        """A reply ended: the server has loaded the model now, so a window it gave
+        only as the model's maximum (Ollama) is asked again next time."""
+        conversation = self.conversations.get(conversation_id)
+        client = self._existing_client(conversation) if conversation is not None else None
+        if conversation is not None and client is not None:
+            model = conversation.model or self.settings.model
+            self.server_info.forget_provisional(client.base_url, model)
+
     async def ask_server(self, conversation: Conversation) -> list[str]:
         """Ask the conversation's server (once per server and model) for its context
         window and model list; returns what to tell the user (a model it does not list).
@@ -682,6 +691,8 @@ class ChatSession:
 
     def _state_changed(self, conversation_id: str, generation: Generation) -> None:
         """Tell each ``on_generation_state`` callback (the app) that a reply changed state."""
+        if not generation.active:
+            self._forget_provisional(conversation_id)
         for callback in list(self.on_generation_state):
             try:
                 callback(conversation_id, generation)

@@ -22,7 +22,9 @@ LM Studio       ``GET {root}/api/v0/models``           ``loaded_context_length``
 ``{base}`` is the profile's base URL (``http://host:8080/v1``), ``{root}`` the
 same without a trailing ``/v1``. What a server runs with wins over what the
 model could do: Ollama's ``num_ctx`` over the model's ``context_length``, LM
-Studio's loaded length over its maximum.
+Studio's loaded length over its maximum. An Ollama answer that is only the
+model's maximum is :attr:`ServerInfo.provisional`: the session asks again after
+a reply, when the model is loaded and ``/api/ps`` knows.
 
 Everything taken from an answer is checked (a positive whole number, a
 cleaned model name) before it is used.
@@ -62,6 +64,9 @@ class ServerInfo:
     source: str = ""
     #: The model ids of ``GET {base}/models`` (cleaned); None if it did not list them.
     models: tuple[str, ...] | None = None
+    #: The window is what the model could do, not what the server runs it with
+    #: (Ollama, model not loaded, no ``num_ctx``): worth asking again once it is loaded.
+    provisional: bool = False
 
     def lists(self, model: str) -> bool | None:
         """Whether the server lists ``model`` (None: it listed nothing).
@@ -239,7 +244,7 @@ async def fetch(base_url: str, model: str, *, api_key: str = "") -> ServerInfo:
         return ServerInfo(found, "Ollama /api/ps context_length", models)
     found, source = from_ollama_show(show)
     if found is not None:
-        return ServerInfo(found, source, models)
+        return ServerInfo(found, source, models, provisional=not source.endswith("num_ctx"))
     found = from_llamacpp_props(props)
     if found is not None:
         return ServerInfo(found, "llama.cpp /props n_ctx", models)
@@ -284,6 +289,16 @@ class ServerInfoCache:
         """Whether the server was asked (or is being asked) about ``model``."""
         key = (base_url.rstrip("/"), model)
         return key in self._known or key in self._asking
+
+    def forget_provisional(self, base_url: str, model: str) -> bool:
+        """Drop a :attr:`ServerInfo.provisional` answer so the next ask asks again
+        (after a reply, when Ollama has loaded the model); True if one was dropped."""
+        key = (base_url.rstrip("/"), model)
+        known = self._known.get(key)
+        if known is None or not known.provisional:
+            return False
+        del self._known[key]
+        return True
 
     async def ask(self, base_url: str, model: str, *, api_key: str = "") -> ServerInfo:
         """The server's answer for ``model``, fetched once."""
