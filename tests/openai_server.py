@@ -989,7 +989,9 @@ class OpenAIServer:
 
         ``kind``: ``llama.cpp`` (``GET /props``), ``ollama`` (``POST /api/show`` with
         ``num_ctx``; the model's own ``context_length`` is four times larger),
-        ``ollama-default`` (``/api/show`` without ``num_ctx``), ``ollama-loaded``
+        ``ollama-default`` (``/api/show`` without ``num_ctx`` gives the model's own
+        ``context_length``, 32 times ``context``; once a chat request came, the model
+        is loaded and ``GET /api/ps`` says ``context``), ``ollama-loaded``
         (``GET /api/ps`` says ``context`` while ``num_ctx`` says twice that),
         ``vllm`` (``max_model_len``) and ``openrouter`` (``context_length``) in
         ``/v1/models``, ``lmstudio`` (``GET /api/v0/models``, loaded length
@@ -1006,7 +1008,7 @@ class OpenAIServer:
             parameters = 'stop "<|eot_id|>"\ntemperature 0.6'
             if kind != "ollama-default":
                 parameters = f"num_ctx                        {shown_ctx}\n" + parameters
-            maximum = context * 4 if kind == "ollama" else context
+            maximum = {"ollama": context * 4, "ollama-default": context * 32}.get(kind, context)
             self.routes[("POST", "/api/show")] = lambda rec: {
                 "parameters": parameters,
                 "model_info": {
@@ -1017,9 +1019,12 @@ class OpenAIServer:
                 "details": {"family": "llama"},
                 "asked_for": rec.body.get("model"),
             }
+            loaded = {"name": name, "model": name, "context_length": context}
             if kind == "ollama-loaded":
-                self.routes[("GET", "/api/ps")] = {
-                    "models": [{"name": name, "model": name, "context_length": context}]
+                self.routes[("GET", "/api/ps")] = {"models": [loaded]}
+            elif kind == "ollama-default":  # loaded by the first chat request
+                self.routes[("GET", "/api/ps")] = lambda rec: {
+                    "models": [loaded] if self.chat_requests else []
                 }
         elif kind == "vllm":
             self.model_fields[name] = {"owned_by": "vllm", "max_model_len": context}

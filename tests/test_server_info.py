@@ -55,9 +55,10 @@ async def test_ollama_num_ctx_wins_over_the_models_own_length(local: OpenAIServe
 
 
 async def test_ollama_without_num_ctx_gives_the_models_length(local: OpenAIServer) -> None:
-    local.imitate("ollama-default", 131072)
+    local.imitate("ollama-default", 4096)  # the model's own length: 131072
     info = await fetch(local.base_url, MODEL)
     assert (info.context_window, info.source) == (131072, "Ollama /api/show context_length")
+    assert info.provisional
 
 
 async def test_ollama_a_loaded_model_shows_what_it_runs_with(local: OpenAIServer) -> None:
@@ -187,7 +188,7 @@ async def test_ollamas_maximum_is_asked_again_once_a_reply_loaded_the_model(
     local: OpenAIServer, tmp_path
 ) -> None:
     # No num_ctx and not loaded: /api/show gives only what the model could do.
-    local.imitate("ollama-default", 131072)
+    local.imitate("ollama-default", 4096)
     settings = Settings(base_url=local.base_url, model=MODEL, api_key="")
     client = ChatClient(base_url=local.base_url, api_key="")
     store = Store(tmp_path / "chats")
@@ -199,7 +200,6 @@ async def test_ollamas_maximum_is_asked_again_once_a_reply_loaded_the_model(
     assert session.server_info.get(local.base_url, MODEL).provisional  # type: ignore[union-attr]
 
     # The reply makes Ollama load the model; /api/ps now says what it runs with.
-    local.routes[("GET", "/api/ps")] = {"models": [{"name": MODEL, "context_length": 4096}]}
     turn = await session.send(conversation, "hello")
     await turn.generation.run()
     assert not session.server_asked(conversation)
