@@ -32,6 +32,9 @@ import pytest
 
 pytest.importorskip("build", reason="needs the test extra: pip install -e '.[test]'")
 pytest.importorskip("hatchling", reason="needs the test extra: pip install -e '.[test]'")
+pytest.importorskip(
+    "hatch_fancy_pypi_readme", reason="needs the test extra: pip install -e '.[test]'"
+)
 
 pytestmark = pytest.mark.packaging
 
