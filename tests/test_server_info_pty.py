@@ -11,7 +11,15 @@ import pytest
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
-from app_pty import EXECUTABLE, MODEL, quit_app, send_message, status_line, wait_for_toast
+from app_pty import (
+    EXECUTABLE,
+    MODEL,
+    quit_app,
+    send_message,
+    status_line,
+    status_state,
+    wait_for_toast,
+)
 from openai_server import OpenAIServer
 from terminal import Terminal
 
@@ -32,7 +40,11 @@ def test_the_status_bar_shows_llama_cpps_n_ctx(launch: Launch, server: OpenAISer
     assert "128,000" not in status_line(screen)
     send_message(term, "hello there")
     term.wait_for_text("Echo: hello there")
-    assert LIMIT.search(status_line(term.screen_text()))
+    # After the reply the limit is still the server's (the status bar is redrawn).
+    term.wait_until(
+        lambda s: status_state(s) == "complete" and LIMIT.search(status_line(s)),
+        what="complete · next …/4,096",
+    )
     assert not any("does not list" in row for row in term.screen_text().splitlines())
     quit_app(term)
     assert [r.path for r in server.requests].count("/props") == 1  # asked once
