@@ -5,6 +5,9 @@ The server speaks just enough of the OpenAI HTTP API for a chat client that uses
 
 * ``POST /v1/chat/completions`` -- streamed (SSE) or plain ``chat.completion`` answers;
 * ``GET  /v1/models``           -- the model list;
+* what a real server says about its context window, when asked to imitate one
+  (:meth:`OpenAIServer.imitate`: llama.cpp ``/props``, Ollama ``/api/show`` and
+  ``/api/ps``, vLLM / OpenRouter fields in ``/v1/models``, LM Studio ``/api/v0/models``);
 * anything else                 -- a 404 OpenAI-style JSON error.
 
 Every answer is described by a :class:`Reply`. Tests queue replies, point the client
@@ -541,6 +544,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._chat(rec)
         elif route == ("GET", "/v1/models"):
             self._models()
+        elif route in self.app.routes:
+            answer = self.app.routes[route]
+            self._send_json(200, answer(rec) if callable(answer) else answer)
         else:
             self._not_found()
 
@@ -552,7 +558,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(status, error_body(status))
             return
         data = [
-            {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.app.models
+            {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+            | self.app.model_fields.get(m, {})
+            for m in self.app.models
         ]
         self._send_json(200, {"object": "list", "data": data})
 
@@ -824,6 +832,10 @@ class OpenAIServer:
     Attributes (set them before or while serving):
         models: model ids listed by ``GET /v1/models``.
         models_status: HTTP status of ``GET /v1/models`` (non-200 gives an error JSON).
+        model_fields: extra fields of a model's ``/v1/models`` entry, by model id
+            (``{"m": {"max_model_len": 4096}}``).
+        routes: more JSON endpoints, ``{(method, path): body or (Recorded) -> body}``,
+            answered with 200 (see :meth:`imitate` for real servers' shapes).
         default_reply: a :class:`Reply` or a callable ``(Recorded) -> Reply`` used when
             the queue is empty (default :func:`echo_reply`).
         completion_reply: the answer to chat requests that are not streamed (the app
@@ -842,6 +854,8 @@ class OpenAIServer:
         self.verbose = verbose
         self.models: list[str] = ["test-model", "gpt-4o-mini"]
         self.models_status: int = 200
+        self.model_fields: dict[str, dict[str, Any]] = {}
+        self.routes: dict[tuple[str, str], Any] = {}
         self.default_reply: ReplySource = echo_reply
         self.completion_reply: Reply | None = None
         self.requests: list[Recorded] = []
@@ -980,22 +994,99 @@ class OpenAIServer:
         with self._cond:
             return self.requests[-1] if self.requests else None
 
-    def wait_for_requests(self, n: int, timeout: float = 10) -> bool:
-        """Block until at least ``n`` requests were recorded, not counting title
-        requests (they come in the background after a first reply); False on timeout."""
-
-        def counted() -> int:
-            return sum(1 for r in self.requests if not self._is_background(r))
-
-        with self._cond:
-            return self._cond.wait_for(lambda: counted() >= n, timeout)
-
     def wait_for_title_requests(self, n: int, timeout: float = 10) -> bool:
         """Block until at least ``n`` title requests were recorded; False on timeout."""
         with self._cond:
             return self._cond.wait_for(
                 lambda: sum(1 for r in self.requests if self._is_background(r)) >= n, timeout
             )
+
+    def wait_for_requests(self, n: int, timeout: float = 10, *, chat_only: bool = True) -> bool:
+        """Block until at least ``n`` streamed chat requests (the conversation's replies)
+        were recorded, or ``n`` requests of any kind with ``chat_only=False``; False on
+        timeout. (The app also asks ``/v1/models``, ``/props``, ... when it starts, and
+        for a title, not streamed, after a first reply.)"""
+
+        def enough() -> bool:
+            if not chat_only:
+                return len(self.requests) >= n
+            chats = [r for r in self.requests if self._is_chat(r) and not self._is_background(r)]
+            return len(chats) >= n
+
+        with self._cond:
+            return self._cond.wait_for(enough, timeout)
+
+    def info_requests(self) -> list[Recorded]:
+        """Requests other than chat completions (model list, server properties)."""
+        with self._cond:
+            return [r for r in self.requests if r.path.rstrip("/") != "/v1/chat/completions"]
+
+    def imitate(self, kind: str, context: int, *, model: str | None = None) -> OpenAIServer:
+        """Answer like ``kind`` does about its context window (``context`` tokens) for
+        ``model`` (default: the first of :attr:`models`).
+
+        ``kind``: ``llama.cpp`` (``GET /props``), ``ollama`` (``POST /api/show`` with
+        ``num_ctx``; the model's own ``context_length`` is four times larger),
+        ``ollama-default`` (``/api/show`` without ``num_ctx`` gives the model's own
+        ``context_length``, 32 times ``context``; once a chat request came, the model
+        is loaded and ``GET /api/ps`` says ``context``), ``ollama-loaded``
+        (``GET /api/ps`` says ``context`` while ``num_ctx`` says twice that),
+        ``vllm`` (``max_model_len``) and ``openrouter`` (``context_length``) in
+        ``/v1/models``, ``lmstudio`` (``GET /api/v0/models``, loaded length
+        ``context``, maximum four times larger).
+        """
+        name = model or (self.models[0] if self.models else "test-model")
+        if kind == "llama.cpp":
+            self.routes[("GET", "/props")] = {
+                "default_generation_settings": {"n_ctx": context, "model": "/models/x.gguf"},
+                "total_slots": 1,
+            }
+        elif kind in ("ollama", "ollama-default", "ollama-loaded"):
+            shown_ctx = context * 2 if kind == "ollama-loaded" else context
+            parameters = 'stop "<|eot_id|>"\ntemperature 0.6'
+            if kind != "ollama-default":
+                parameters = f"num_ctx                        {shown_ctx}\n" + parameters
+            maximum = {"ollama": context * 4, "ollama-default": context * 32}.get(kind, context)
+            self.routes[("POST", "/api/show")] = lambda rec: {
+                "parameters": parameters,
+                "model_info": {
+                    "general.architecture": "llama",
+                    "llama.context_length": maximum,
+                    "llama.embedding_length": 3072,
+                },
+                "details": {"family": "llama"},
+                "asked_for": rec.body.get("model"),
+            }
+            loaded = {"name": name, "model": name, "context_length": context}
+            if kind == "ollama-loaded":
+                self.routes[("GET", "/api/ps")] = {"models": [loaded]}
+            elif kind == "ollama-default":  # loaded by the first chat request
+                self.routes[("GET", "/api/ps")] = lambda rec: {
+                    "models": [loaded] if self.chat_requests else []
+                }
+        elif kind == "vllm":
+            self.model_fields[name] = {"owned_by": "vllm", "max_model_len": context}
+        elif kind == "openrouter":
+            self.model_fields[name] = {
+                "context_length": context,
+                "top_provider": {"context_length": context, "max_completion_tokens": 4096},
+            }
+        elif kind == "lmstudio":
+            self.routes[("GET", "/api/v0/models")] = {
+                "object": "list",
+                "data": [
+                    {
+                        "id": name,
+                        "type": "llm",
+                        "state": "loaded",
+                        "max_context_length": context * 4,
+                        "loaded_context_length": context,
+                    }
+                ],
+            }
+        else:
+            raise ValueError(f"unknown server kind {kind!r}")
+        return self
 
     def wait_for_streams(self, n: int, timeout: float = 10) -> bool:
         """Block until at least ``n`` streamed responses have started; False on timeout."""
@@ -1083,9 +1174,31 @@ def main(argv: list[str] | None = None) -> int:
         "--first-delay", type=float, default=0.3, help="seconds before the first chunk"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--imitate",
+        choices=[
+            "llama.cpp",
+            "ollama",
+            "ollama-default",
+            "ollama-loaded",
+            "vllm",
+            "openrouter",
+            "lmstudio",
+        ],
+        help="also answer like this server about its context window (see --context)",
+    )
+    parser.add_argument("--context", type=int, default=4096, help="the context window to report")
+    parser.add_argument(
+        "--models",
+        help="comma-separated model ids for /v1/models (default: test-model,gpt-4o-mini)",
+    )
     args = parser.parse_args(argv)
 
     server = OpenAIServer(args.port, verbose=not args.quiet)
+    if args.models:
+        server.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.imitate:
+        server.imitate(args.imitate, args.context)
     server.default_reply = demo_reply_factory(args.delay, args.first_delay)
     server.start()
     print(f"Serving fake OpenAI API at {server.base_url}  (Ctrl+C to stop)", flush=True)

@@ -108,4 +108,8 @@ def test_switching_profile_with_f4_does_not_carry_the_key(tmp_path, servers):
     received = [r.headers.get("authorization") for r in home.chat_requests]
     assert received == ["Bearer no-key"]  # the SDK's placeholder: no real key
     assert home.chat_requests[0].body["model"] == "home-model"
-    assert ambient.requests == [] and work.requests == []
+    assert ambient.requests == [] and work.chat_requests == []
+    # At start the app asked the work server about its model (context window, model
+    # list) with the work key; after the switch it asked home, with no key at all.
+    assert {r.headers.get("authorization") for r in work.requests} == {"Bearer sk-work-0002"}
+    assert {r.headers.get("authorization") for r in home.requests} == {None, "Bearer no-key"}

@@ -25,6 +25,7 @@ CORE = [
     "llm.client",
     "llm.errors",
     "llm.events",
+    "llm.server_info",
     "generation",
     "session",
     "sanitize",

@@ -1,7 +1,8 @@
 """Context windows, fitting a request into one, and what a reply costs.
 
-* :func:`context_window` knows the context size of common models (OpenAI,
-  Ollama and Hugging Face / OpenRouter spellings), overridable from config.
+* :func:`context_window` decides a model's context size: the config's
+  ``context_windows``, else what the server reported, else the size of common
+  models (OpenAI, Ollama and Hugging Face / OpenRouter spellings).
 * :func:`plan_request` leaves out the oldest history when a request would not
   fit, keeping the system prompt and the new message, in one linear pass.
 * :func:`price_for`, :func:`cost` and :func:`format_cost` turn token counts
@@ -116,13 +117,16 @@ def _size_marker(name: str) -> int | None:
     return thousands * (1024 if power_of_two else 1000)
 
 
-def context_window(model: str, overrides: Mapping[str, int] | None = None) -> int | None:
+def context_window(
+    model: str, overrides: Mapping[str, int] | None = None, reported: int | None = None
+) -> int | None:
     """The context size of ``model`` in tokens, or None if unknown.
 
     ``overrides`` (the config's ``context_windows``) win: an exact key first,
     then the longest key that is a prefix of the name, with or without its
-    provider prefix. Then an explicit size in the name ("-128k"), then the
-    longest matching prefix in :data:`KNOWN_CONTEXT_WINDOWS`.
+    provider prefix. Then what the server ``reported`` it runs the model with
+    (:mod:`llmchat_tui.llm.server_info`), then an explicit size in the name
+    ("-128k"), then the longest matching prefix in :data:`KNOWN_CONTEXT_WINDOWS`.
     """
     full = model.strip().lower()
     if not full:
@@ -132,6 +136,8 @@ def context_window(model: str, overrides: Mapping[str, int] | None = None) -> in
         found = _lookup((full, base), overrides)
         if found is not None:
             return int(found)  # type: ignore[call-overload, no-any-return]
+    if reported is not None and reported > 0:
+        return reported
     canonical = _FAMILY_SPELLING.sub(r"\1", base)
     marked = _size_marker(canonical)
     if marked is not None:

@@ -128,7 +128,8 @@ class Settings:
         'Named reusable system prompts: [prompts] NAME = "text".', default_factory=dict
     )
     context_windows: dict[str, int] = _doc(
-        "Context sizes in tokens by model name or prefix, overriding the built-in table.",
+        "Context sizes in tokens by model name or prefix; beat what the server reports and the "
+        "built-in table.",
         default_factory=dict,
     )
     prices: dict[str, dict[str, float]] = _doc(

@@ -25,6 +25,7 @@ from llmchat_tui.config import Settings, for_profile
 from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
+from llmchat_tui.llm.server_info import ServerInfoCache, unlisted_warning
 from llmchat_tui.models import Conversation, Message, Status, title_from_text
 from llmchat_tui.request_options import RequestOptions
 from llmchat_tui.sanitize import clean
@@ -119,6 +120,8 @@ class ChatSession:
         self.unsaved: dict[str, str] = {}
         #: Told ``(conversation id, error text or None once saved again)``.
         self.on_save_state: list[Callable[[str, str | None], None]] = []
+        #: What each server said about each model (context window, model list).
+        self.server_info = ServerInfoCache()
 
     # -- conversations -----------------------------------------------------
 
@@ -318,10 +321,54 @@ class ChatSession:
         return plan.prompt_tokens, choice.exact and not tokens.has_images(plan.messages)
 
     def context_limit(self, conversation: Conversation) -> int | None:
-        """The context window of the conversation's model, if known."""
-        return budget.context_window(
-            conversation.model or self.settings.model, self.settings.context_windows
-        )
+        """The context window of the conversation's model, if known: the config's
+        ``context_windows``, else what its server said (:meth:`ask_server`), else
+        the built-in table."""
+        model = conversation.model or self.settings.model
+        client = self._existing_client(conversation)
+        info = self.server_info.get(client.base_url, model) if client is not None else None
+        reported = info.context_window if info is not None else None
+        return budget.context_window(model, self.settings.context_windows, reported)
+
+    def _existing_client(self, conversation: Conversation) -> ChatClient | None:
+        """:meth:`client_for` without making one (safe from a thread): None if the
+        conversation's profile has no client yet (so its server was not asked)."""
+        profile = conversation.profile
+        if profile not in self.settings.profiles:
+            profile = self.settings.profile
+        client = self._clients.get(profile)
+        if client is None and self.client_factory is None:
+            client = self._clients.get(self.settings.profile)
+        return client
+
+    def server_asked(self, conversation: Conversation) -> bool:
+        """Whether the conversation's server was asked about its model in this session."""
+        model = conversation.model or self.settings.model
+        client = self._existing_client(conversation)
+        return client is not None and self.server_info.asked(client.base_url, model)
+
+    def _forget_provisional(self, conversation_id: str) -> None:
+        """A reply ended: the server has loaded the model now, so a window it gave
+        only as the model's maximum (Ollama) is asked again next time."""
+        conversation = self.conversations.get(conversation_id)
+        client = self._existing_client(conversation) if conversation is not None else None
+        if conversation is not None and client is not None:
+            model = conversation.model or self.settings.model
+            self.server_info.forget_provisional(client.base_url, model)
+
+    async def ask_server(self, conversation: Conversation) -> list[str]:
+        """Ask the conversation's server (once per server and model) for its context
+        window and model list; returns what to tell the user (a model it does not list).
+
+        Only the profile's own server is asked, with only its own key.
+        """
+        model = conversation.model or self.settings.model
+        client = self.client_for(conversation)
+        info = await client.server_info(model, self.server_info)
+        if info.context_window is not None:
+            log.info("%s: context %s (%s)", model, info.context_window, info.source)
+        warning = unlisted_warning(info, model, client.base_url)
+        return [warning] if warning else []
 
     def request_options(self, conversation: Conversation) -> RequestOptions:
         """The options the conversation's requests carry: its own, then the config's
@@ -732,6 +779,8 @@ class ChatSession:
 
     def _state_changed(self, conversation_id: str, generation: Generation) -> None:
         """Tell each ``on_generation_state`` callback (the app) that a reply changed state."""
+        if not generation.active:
+            self._forget_provisional(conversation_id)
         for callback in list(self.on_generation_state):
             try:
                 callback(conversation_id, generation)

@@ -25,6 +25,7 @@ from llmchat_tui.llm.events import (
     TextDelta,
     UsageReported,
 )
+from llmchat_tui.llm.server_info import ServerInfo, ServerInfoCache
 from llmchat_tui.sanitize import clean, clean_line, redact
 
 
@@ -86,6 +87,11 @@ class ChatClient:
         """Model ids from ``GET /models`` (sanitized), sorted."""
         page = await self._client.models.list()
         return sorted(clean_line(m.id, 200) for m in page.data)
+
+    async def server_info(self, model: str, cache: ServerInfoCache) -> ServerInfo:
+        """What this client's server says about ``model`` (context window, model list),
+        asked once per cache; the key goes only to this client's own origin."""
+        return await cache.ask(self.base_url, model, api_key=self._secret)
 
     async def stream(
         self,

@@ -439,6 +439,10 @@ class ChatScreen(Screen[None]):
         """Show what the next request would send, against the context window."""
         if self._shutting_down or not self.is_mounted:
             return  # a late timer or thread callback while the app closes
+        if not self.first_run and not self.session.server_asked(self.conversation):
+            self.run_worker(
+                self._ask_server(self.conversation), group="server-info", exit_on_error=False
+            )
         model = self.conversation.model or self.settings.model
         if not tokens.is_loaded(tokens.encoding_for_model(model).name):
             self.status.set_prompt_estimate(None, True)
@@ -449,6 +453,13 @@ class ChatScreen(Screen[None]):
             self._estimate_in_thread(self.conversation, draft)
             return
         self._show_plan(self.conversation, self.session.plan(self.conversation, draft))
+
+    async def _ask_server(self, conversation: Conversation) -> None:
+        """Learn the context window the server runs the model with (shown as
+        ``next …/N``) and warn once if it does not list the model."""
+        self.warn_once(await self.session.ask_server(conversation))
+        if conversation is self.conversation:
+            self.update_estimate()
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
     def _estimate_in_thread(self, conversation: Conversation, draft: str) -> None:
