@@ -84,4 +84,8 @@ def test_opening_a_search_hit_shows_where_the_words_are(launch: Launch, data_dir
         lambda s: "1/3" in s and "Message number 3 mentions a walrus here." in s,
         what="the first hit shown",
     )
+    term.send("typed")  # the prompt has the focus; Ctrl+S goes to the bar
+    term.wait_until(lambda s: "typed" in s and "1/3" in s, what="text in the prompt")
+    term.press("ctrl+s", "enter")
+    term.wait_for_text("2/3")
     quit_app(term)

@@ -888,7 +888,7 @@ class ChatScreen(Screen[None]):
         self.prompt.focus()
         if searched and find(conversation.messages, searched):
             # Opened from a full-text search: show where the words are.
-            await self.action_find_in_conversation(searched)
+            await self.show_hits(searched)
         issues = self.session.store.warnings_for(conversation.id)
         if issues:
             self.tell(
@@ -1099,6 +1099,12 @@ class ChatScreen(Screen[None]):
         """Open the find bar (with ``query``, if given) and show the first match."""
         self.find_bar.open(query)
         await self._find(self.find_bar.input.value)
+
+    async def show_hits(self, query: str) -> None:
+        """Show where ``query`` is (the first match marked, the bar with its count),
+        leaving the focus in the prompt: Ctrl+S goes to the bar."""
+        self.find_bar.open(query, focus=False)
+        await self._find(query)
 
     async def _find(self, query: str, first: int = 0) -> None:
         self.matches = find(self.conversation.messages, query)

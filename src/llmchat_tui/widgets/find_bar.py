@@ -94,12 +94,13 @@ class FindBar(Horizontal):
     def is_open(self) -> bool:
         return self.has_class("-open")
 
-    def open(self, query: str | None = None) -> None:
-        """Show the bar with the focus in it (and ``query`` in it, if given)."""
+    def open(self, query: str | None = None, *, focus: bool = True) -> None:
+        """Show the bar (with ``query`` in it, if given), and the focus in it."""
         self.add_class("-open")
         if query is not None and query != self.input.value:
             self.input.value = query
-        self.input.focus()
+        if focus:
+            self.input.focus()
 
     def close(self) -> None:
         self.remove_class("-open")
