@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,21 @@ def test_cli_warns_when_a_config_with_a_key_is_readable(monkeypatch):
     assert cli.main(["--data-dir", str(path.parent / "data")]) == 0
     assert any("other users can read it" in w for w in seen["warnings"])
     assert seen["first_run"] is False
+
+
+def test_the_theme_picked_in_the_app_wins_unless_the_config_was_edited_after(
+    tmp_path: Path,
+) -> None:
+    from llmchat_tui.config import Settings, starting_theme
+
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "nord"\n')
+    os.utime(config, (1000, 1000))
+    settings = Settings(theme="nord", config_file=config)
+    settings.sources["theme"] = f"config file {config}"
+    assert starting_theme(settings, None, None) == "nord"
+    assert starting_theme(settings, "gruvbox", 2000.0) == "gruvbox", "picked after the edit"
+    assert starting_theme(settings, "gruvbox", 500.0) == "nord", "the file was edited after"
+    assert starting_theme(settings, "gruvbox", None) == "nord", "an old pick without a time"
+    unset = Settings(config_file=config)  # the file does not set a theme
+    assert starting_theme(unset, "gruvbox", None) == "gruvbox"

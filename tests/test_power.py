@@ -6,7 +6,7 @@ import json
 
 import helpers
 from conftest import wait_until
-from helpers import Toasts, screen_text, type_text
+from helpers import Toasts, finished, screen_text, type_text
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from openai_server import OpenAIServer, Reply
@@ -36,6 +36,25 @@ async def test_model_picker_lists_server_models_and_the_choice_is_used(make_app,
     assert server.chat_requests[-1].body["model"] == "qwen2.5:7b"
     (path,) = (data_dir / "conversations").glob("*.json")
     assert json.loads(path.read_text())["model"] == "qwen2.5:7b"
+
+
+async def test_the_model_picker_draws_a_few_hundred_of_fifty_thousand(make_app, server):
+    server.models = [f"vendor-{n // 100}/model-{n:05d}" for n in range(50_000)]
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: on_screen(app, PickerDialog))
+        await wait_until(
+            pilot,
+            lambda: "Showing 300 of 50,000: type to narrow" in screen_text(app),
+            what="the list loaded, capped",
+        )
+        assert app.screen.query_one("#choices").option_count == 300
+        await pilot.press(*"model-4999")
+        await wait_until(pilot, lambda: app.screen.query_one("#choices").option_count == 10)
+        assert "50,000 available" in screen_text(app)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: app.chat.conversation.model == "vendor-499/model-49991")
 
 
 async def test_model_picker_takes_free_text_when_listing_fails(make_app, server):
@@ -304,3 +323,18 @@ async def test_replies_are_written_to_the_tee_file_as_they_stream(make_app, serv
     assert generation.text() in text
     assert "cut \n\n*(reply error)*" in text
     assert oct(tee.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_code_blocks_follow_a_light_or_dark_theme(make_app, server):
+    server.queue(Reply.text("Code:\n\n```python\nprint('hi')\n```\n"))
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "code please")
+        await finished(pilot)
+        monokai = "#272822"  # the dark code background
+        await wait_until(pilot, lambda: monokai in app.export_screenshot())
+        app.theme = "textual-light"
+        await wait_until(pilot, lambda: monokai not in app.export_screenshot(), what="light code")
+        assert "#f8f8f8" in app.export_screenshot()
+        app.theme = "textual-dark"
+        await wait_until(pilot, lambda: monokai in app.export_screenshot(), what="dark again")

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable
 from functools import partial
 
@@ -21,13 +22,14 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from llmchat_tui import paths, terminal_keys, tokens
-from llmchat_tui.config import Settings
+from llmchat_tui.config import Settings, starting_theme
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.keytable import APP_BINDINGS, key_table, make_keymap
 from llmchat_tui.screens.chat import ChatScreen
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.session import ChatSession
 from llmchat_tui.store import Skipped
+from llmchat_tui.widgets.reply_markdown import use_dark_code
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +88,15 @@ class ChatApp(App[int]):
         return self._chat
 
     async def on_mount(self) -> None:
+        state = self.session.ui_state
+        theme = starting_theme(self.settings, state.get("theme"), state.get("theme_at"))
+        if theme in self.available_themes:
+            self.theme = theme
+        use_dark_code(self.current_theme.dark)  # before the first reply is drawn
         await self.push_screen(self._chat)
         if not self.is_headless:
             self._handle_signals()
-        remembered = self.session.ui_state.get("theme")
-        theme = remembered if isinstance(remembered, str) else self.settings.theme
-        if theme in self.available_themes:
-            self.theme = theme
-        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         for unknown in self.keymap.unknown_ids():
             self.warnings.append(f"[keymap] names no binding “{unknown}” (see the key table, F1).")
         self._load_encodings()
@@ -154,10 +157,15 @@ class ChatApp(App[int]):
             key = f" ({self.keymap.label(binding_id)})" if binding_id else ""
             yield SystemCommand(title, help_text + key, partial(screen.run_action, action))
 
-    def _remember_theme(self, theme: object) -> None:
+    def _theme_changed(self, theme: object) -> None:
+        """Remember a theme picked in the app (and when), and give code blocks the
+        light or dark colours that go with it."""
         name = getattr(theme, "name", None)
         if isinstance(name, str) and self.session.ui_state.get("theme") != name:
             self.session.remember("theme", name)
+            self.session.remember("theme_at", time.time())
+        if use_dark_code(bool(getattr(theme, "dark", True))):
+            self.call_later(self._chat.redraw)
 
     def action_help(self) -> None:
         """Every key and what it does."""

@@ -421,3 +421,21 @@ def resolve_api_key(settings: Settings, environ: Mapping[str, str] | None = None
     from llmchat_tui.config_target import resolve_target
 
     return resolve_target(settings, environ=environ).api_key
+
+
+def starting_theme(settings: Settings, remembered: object, remembered_at: object) -> str:
+    """The theme to start with: the one last picked in the app, unless the config
+    file sets ``theme`` and was edited after that pick (then the file wins)."""
+    if not isinstance(remembered, str) or not remembered:
+        return settings.theme
+    if not settings.sources.get("theme", "").startswith("config file"):
+        return remembered
+    path = settings.config_file
+    try:
+        edited = path.stat().st_mtime if path is not None else None
+    except OSError:
+        edited = None
+    picked = remembered_at if isinstance(remembered_at, int | float) else None
+    if edited is not None and (picked is None or edited > picked):
+        return settings.theme
+    return remembered

@@ -84,9 +84,21 @@ class ChatClient:
         return clean(answer.choices[0].message.content or "")
 
     async def list_models(self) -> list[str]:
-        """Model ids from ``GET /models`` (sanitized), sorted."""
-        page = await self._client.models.list()
-        return sorted(clean_line(m.id, 200) for m in page.data)
+        """Model ids from ``GET /models`` (sanitized), sorted.
+
+        The body is read as plain JSON: building the SDK's model objects took
+        seconds for a list of 50,000 (OpenRouter-sized lists and larger exist).
+        """
+        response = await self._client.models.with_raw_response.list()
+        body = json.loads(response.http_response.content)
+        entries = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("the model list is not an OpenAI-style list")
+        return sorted(
+            clean_line(entry["id"], 200)
+            for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        )
 
     async def server_info(self, model: str, cache: ServerInfoCache) -> ServerInfo:
         """What this client's server says about ``model`` (context window, model list),

@@ -25,6 +25,9 @@ class PickerDialog(ModalScreen[str | None]):
     list in the background; its failure is shown and free text still works.
     """
 
+    #: The most options drawn at once.
+    MAX_SHOWN = 300
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="picker_cancel"),
         Binding("down", "cursor_down", "Next", id="picker_next", show=False),
@@ -48,6 +51,7 @@ class PickerDialog(ModalScreen[str | None]):
         self.load = load
         self.allow_free_text = allow_free_text
         self.placeholder = placeholder
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
@@ -73,10 +77,7 @@ class PickerDialog(ModalScreen[str | None]):
             self._note(f"Could not list them ({reason}); type a name and press Enter.")
             return
         self.choices = [clean_line(c, 120) for c in found]
-        self._note(
-            f"{len(self.choices)} available"
-            + ("; or type any name" if self.allow_free_text else "")
-        )
+        self.loaded = True
         self._refill(self.query_one("#query", Input).value)
 
     def _note(self, text: str) -> None:
@@ -84,7 +85,20 @@ class PickerDialog(ModalScreen[str | None]):
 
     def _refill(self, query: str) -> None:
         needle = query.strip().lower()
-        shown = [c for c in self.choices if needle in c.lower()] if needle else self.choices
+        matching = [c for c in self.choices if needle in c.lower()] if needle else self.choices
+        # Drawing tens of thousands of options takes seconds: show the first ones
+        # and say how many more there are (typing narrows them).
+        shown = matching[: self.MAX_SHOWN]
+        if len(matching) > len(shown):
+            self._note(
+                f"Showing {len(shown):,} of {len(matching):,}: type to narrow"
+                + ("; or type any name" if self.allow_free_text else "")
+            )
+        elif self.choices and self.loaded:
+            self._note(
+                f"{len(self.choices):,} available"
+                + ("; or type any name" if self.allow_free_text else "")
+            )
         option_list = self.query_one("#choices", OptionList)
         option_list.set_options(
             Option(Content.assemble((c, "bold") if c == self.current else c), id=str(i))

@@ -130,8 +130,23 @@ class _HtmlBlock(TextElement):
         yield self.text
 
 
+#: Code block colours (Pygments styles) for dark and light app themes.
+CODE_THEMES = {True: "monokai", False: "default"}
+_code_theme = CODE_THEMES[True]
+
+
+def use_dark_code(dark: bool) -> bool:
+    """Draw code blocks from now on for a dark (or light) theme; True if that changed
+    (the replies on screen must then be drawn again)."""
+    global _code_theme
+    wanted = CODE_THEMES[dark]
+    changed = wanted != _code_theme
+    _code_theme = wanted
+    return changed
+
+
 class _Markdown(RichMarkdown):
-    """Rich Markdown as replies are drawn (monokai code, no hyperlinks, HTML shown)."""
+    """Rich Markdown as replies are drawn (themed code, no hyperlinks, HTML shown)."""
 
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
         **RichMarkdown.elements,
@@ -139,7 +154,7 @@ class _Markdown(RichMarkdown):
     }
 
     def __init__(self, text: str) -> None:
-        super().__init__(text or " ", code_theme="monokai", hyperlinks=False)
+        super().__init__(text or " ", code_theme=_code_theme, hyperlinks=False)
 
 
 class ReplyMarkdown(_Markdown):
