@@ -813,6 +813,117 @@ async def b5(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- B5b
+
+#: A held key repeats about 30 times a second in common terminals.
+KEY_REPEAT_S = 1 / 30
+
+
+def first_on_screen(pane: Any, first_id: str) -> bool:
+    """The view of the conversation's first message is mounted, laid out and inside
+    the pane's visible region (its top row at least)."""
+    views = pane.views()
+    if not views or views[0].message.id != first_id:
+        return False
+    region = views[0].region
+    return bool(region.height) and pane.region.contains(region.x, region.y)
+
+
+async def b5b_once(cfg: Config, data: Path, conv: Any, profile: bool = False) -> dict[str, Any]:
+    """Open ``conv``, Ctrl+Up into the message list, then hold Home (a key event every
+    1/30 s, as a terminal's key repeat sends) until its first message is on screen."""
+    app = build_app("http://127.0.0.1:9/v1", data)
+    first_id = conv.messages[0].id
+    last_id = conv.messages[-1].id
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_via_sidebar(app, pilot, conv.id)
+        pane = app.chat.pane
+        press_nowait(app, "enter")
+        await wait_until(
+            lambda: pane.views() and pane.views()[-1].message.id == last_id, interval=0.005
+        )
+        await pilot.pause()
+        press_nowait(app, "ctrl+up")
+        await wait_until(lambda: pane.has_focus, interval=0.005)
+        await pilot.pause()
+        gc.collect()
+        presses = 0
+        maybe_profiled = profiled if profile else contextlib.nullcontext
+        with maybe_profiled(), StallMeter() as stall, Meter() as meter:
+            next_press = time.perf_counter()
+            deadline = next_press + cfg.pick(180, 90)
+            while not first_on_screen(pane, first_id):
+                now = time.perf_counter()
+                if now > deadline:
+                    raise TimeoutError("B5b: the first message never reached the screen")
+                if now >= next_press:
+                    press_nowait(app, "home")
+                    presses += 1
+                    next_press += KEY_REPEAT_S
+                await asyncio.sleep(0.001)
+            await pilot.pause(0)
+    return {
+        "top_s": meter.wall,
+        "cpu_s": meter.cpu,
+        "gc_s": meter.gc,
+        "presses": presses,
+        "stall_s": stall.max_gap,
+    }
+
+
+async def b5b(cfg: Config) -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui.store import Store
+
+    size = cfg.pick(2000, 600)
+    reps = cfg.pick(2, 1)
+    data = cfg.tmp / "b5b-data"
+    store = Store(data)
+    store.open()
+    big = datagen.make_conversation(size, reply_tokens=200, seed=5)
+    small = datagen.make_conversation(80, reply_tokens=200, seed=5)
+    store.save(big)
+    store.save(small)
+    runs: dict[str, list[dict[str, Any]]] = {"big": [], "small": []}
+    await b5b_once(cfg, data, small)  # warm-up: first-use imports and caches
+    for rep in range(reps):
+        runs["small"].append(await b5b_once(cfg, data, small))
+        runs["big"].append(await b5b_once(cfg, data, big, profile=True))
+        print(
+            f"  B5b rep {rep + 1}: {size} msgs {runs['big'][-1]['top_s']:.2f} s "
+            f"({runs['big'][-1]['presses']} presses), 80 msgs "
+            f"{runs['small'][-1]['top_s']:.2f} s",
+            file=sys.stderr,
+        )
+
+    def med(kind: str, key: str) -> float:
+        return median([r[key] for r in runs[kind]])
+
+    return [
+        row(
+            "B5b",
+            f"hold Home in a {size:,}-message conversation: bottom -> first message on screen",
+            med("big", "top_s"),
+            "s",
+            baseline=med("small", "top_s"),
+            baseline_label="same in an 80-message conversation",
+            target="<= 1 s",
+            passed=med("big", "top_s") <= 1.0,
+            details={"messages": size, "reps": reps, "runs": runs},
+        ),
+        row(
+            "B5b",
+            "longest UI freeze while holding Home",
+            med("big", "stall_s") * 1000,
+            "ms",
+            baseline=med("small", "stall_s") * 1000,
+            baseline_label="same in the 80-message conversation",
+        ),
+    ]
+
+
 # --------------------------------------------------------------------------- B6
 
 
@@ -1151,4 +1262,13 @@ async def b7(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
-SUITES = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6, "B7": b7}
+SUITES = {
+    "B1": b1,
+    "B2": b2,
+    "B3": b3,
+    "B4": b4,
+    "B5": b5,
+    "B5B": b5b,
+    "B6": b6,
+    "B7": b7,
+}

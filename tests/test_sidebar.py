@@ -9,7 +9,12 @@ from helpers import screen_text, type_text
 from llmchat_tui.generation import State
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
-from llmchat_tui.widgets.messages import BATCH, AssistantMessageView, UserMessageView
+from llmchat_tui.widgets.messages import (
+    BATCH,
+    WINDOW,
+    AssistantMessageView,
+    UserMessageView,
+)
 from openai_server import Reply
 
 
@@ -190,6 +195,59 @@ async def test_a_thousand_messages_open_at_their_end_without_building_them_all(m
         # Scrolling to the top loads the previous batch.
         app.chat.pane.scroll_home(animate=False, immediate=True)
         await wait_until(pilot, lambda: len(app.chat.pane.views()) == 2 * BATCH, what="older batch")
+
+
+async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app, data_dir):
+    made = seed(data_dir, ["huge"], messages_each=1000)
+    everything = made[0].messages
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.chat.sidebar.select(made[0].id)
+        app.chat.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id)
+        pane = app.chat.pane
+        await pilot.press("ctrl+up")
+        await wait_until(pilot, lambda: pane.has_focus, what="the message list")
+
+        def ids():
+            return [v.message.id for v in pane.views()]
+
+        # Home mounts the first batch only, and the selection follows it.
+        await pilot.press("home")
+        await wait_until(pilot, lambda: ids()[:1] == [everything[0].id], what="the first")
+        assert ids() == [m.id for m in everything[:BATCH]]
+        assert pane.selected is pane.views()[0]
+        assert "huge" in screen_text(app)
+        # Scrolling down loads later batches; never more than WINDOW views at once.
+        while ids()[-1] != everything[-1].id:
+            before = ids()[-1]
+            pane.scroll_end(animate=False, immediate=True)
+            await wait_until(
+                pilot,
+                lambda: (
+                    ids()[-1] != before
+                    # the place is kept: the new batch is below, not scrolled to
+                    and (pane.scroll_y < pane.max_scroll_y - 1 or ids()[-1] == everything[-1].id)
+                ),
+                what="a later batch",
+            )
+            assert len(ids()) <= WINDOW
+            # What is mounted is always a contiguous run of the conversation.
+            start = [m.id for m in everything].index(ids()[0])
+            assert ids() == [m.id for m in everything[start : start + len(ids())]]
+        assert len(ids()) == WINDOW
+        # Scrolling up again loads the older ones and unmounts the newest.
+        before = ids()[0]
+        pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: ids()[0] != before, what="an older batch")
+        assert len(ids()) == WINDOW
+        assert ids()[-1] != everything[-1].id
+        # End goes back to the newest batch, and new messages are added after it.
+        await pilot.press("end")
+        await wait_until(pilot, lambda: ids()[-1] == everything[-1].id, what="the last")
+        assert len(ids()) == BATCH
+        assert "answer 499 about huge" in screen_text(app)
 
 
 async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
