@@ -852,7 +852,7 @@ async def b5b_once(cfg: Config, data: Path, conv: Any, profile: bool = False) ->
         maybe_profiled = profiled if profile else contextlib.nullcontext
         with maybe_profiled(), StallMeter() as stall, Meter() as meter:
             next_press = time.perf_counter()
-            deadline = next_press + cfg.pick(180, 90)
+            deadline = next_press + cfg.pick(300, 120)
             while not first_on_screen(pane, first_id):
                 now = time.perf_counter()
                 if now > deadline:

@@ -15,10 +15,9 @@ import pytest
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
 from app_pty import EXECUTABLE, footer, open_first_conversation, quit_app
-from terminal import Terminal
-
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
+from terminal import Terminal
 
 if EXECUTABLE is None:
     pytest.skip("the llmchat-tui command is not installed", allow_module_level=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from conftest import wait_until
 from helpers import screen_text, type_text
@@ -219,19 +220,21 @@ async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app,
         assert ids() == [m.id for m in everything[:BATCH]]
         assert pane.selected is pane.views()[0]
         assert "huge" in screen_text(app)
+
         # Scrolling down loads later batches; never more than WINDOW views at once.
+        def loaded_after(last: str) -> Callable[[], bool]:
+            def check() -> bool:
+                # A later batch is in, and the place is kept: it is below, not scrolled to.
+                at_end = ids()[-1] == everything[-1].id
+                kept = pane.scroll_y < pane.max_scroll_y - 1 or at_end
+                return ids()[-1] != last and kept
+
+            return check
+
         while ids()[-1] != everything[-1].id:
-            before = ids()[-1]
+            last = ids()[-1]
             pane.scroll_end(animate=False, immediate=True)
-            await wait_until(
-                pilot,
-                lambda: (
-                    ids()[-1] != before
-                    # the place is kept: the new batch is below, not scrolled to
-                    and (pane.scroll_y < pane.max_scroll_y - 1 or ids()[-1] == everything[-1].id)
-                ),
-                what="a later batch",
-            )
+            await wait_until(pilot, loaded_after(last), what="a later batch")
             assert len(ids()) <= WINDOW
             # What is mounted is always a contiguous run of the conversation.
             start = [m.id for m in everything].index(ids()[0])
