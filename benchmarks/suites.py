@@ -863,6 +863,9 @@ async def b5b_once(cfg: Config, data: Path, conv: Any, profile: bool = False) ->
                     next_press += KEY_REPEAT_S
                 await asyncio.sleep(0.001)
             await pilot.pause(0)
+        # Let the Home presses still queued run before the app is torn down.
+        await pilot.pause(0.1)
+        await pilot.pause()
     return {
         "top_s": meter.wall,
         "cpu_s": meter.cpu,

@@ -218,7 +218,7 @@ async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app,
         await pilot.press("home")
         await wait_until(pilot, lambda: ids()[:1] == [everything[0].id], what="the first")
         assert ids() == [m.id for m in everything[:BATCH]]
-        assert pane.selected is pane.views()[0]
+        await wait_until(pilot, lambda: pane.selected is pane.views()[0], what="selected")
         assert "huge" in screen_text(app)
 
         # Scrolling down loads later batches; never more than WINDOW views at once.
@@ -251,6 +251,50 @@ async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app,
         await wait_until(pilot, lambda: ids()[-1] == everything[-1].id, what="the last")
         assert len(ids()) == BATCH
         assert "answer 499 about huge" in screen_text(app)
+
+
+async def test_switching_an_early_version_of_a_long_conversation_selects_it(make_app, data_dir):
+    store = Store(data_dir)
+    store.open()
+    conversation = Conversation(model="gpt-4o-mini")
+    question = conversation.add(Message(role="user", content="the question"))
+    for version in ("first version", "second version"):
+        conversation.add(Message(role="assistant", content=version), parent=question)
+        conversation.extend(
+            Message(role="user" if n % 2 == 0 else "assistant", content=f"{version} {n}")
+            for n in range(300)
+        )
+    store.save(conversation)
+    store.close()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.chat.sidebar.select(conversation.id)
+        app.chat.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.conversation.id == conversation.id)
+        pane = app.chat.pane
+        await pilot.press("ctrl+up")
+        await wait_until(pilot, lambda: pane.has_focus, what="the message list")
+        await pilot.press("home")
+        await wait_until(
+            pilot,
+            lambda: pane.selected_message is not None and pane.selected_message.id == question.id,
+            what="the first message selected",
+        )
+        await pilot.press("down")
+        assert pane.selected_message is not None
+        assert pane.selected_message.content == "second version"
+        await pilot.press("left")  # the branch is redrawn from its end; the choice stays selected
+        await wait_until(
+            pilot,
+            lambda: (
+                pane.selected_message is not None
+                and pane.selected_message.content == "first version"
+            ),
+            what="the older version selected",
+        )
+        assert pane.selected is not None and pane.selected.is_attached
+        assert "‹1/2›" in screen_text(app)
 
 
 async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):

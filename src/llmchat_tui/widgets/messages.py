@@ -432,6 +432,19 @@ class MessagePane(VerticalScroll):
         view = self.view_of(message)
         if view is not None:
             self._select(view)
+        elif any(m is message for m in self._hidden + self._later):
+            self.call_later(self._select_unmounted, message)
+
+    async def _select_unmounted(self, message: Message) -> None:
+        """Mount the batch around ``message`` (only that batch) and select it."""
+        messages = self._shown_messages()
+        index = next((i for i, m in enumerate(messages) if m is message), None)
+        if index is None:
+            return
+        await self._mount_window(messages, index - BATCH // 2)
+        view = self.view_of(message)
+        if view is not None:
+            self.call_after_refresh(self._select, view)
 
     def action_leave(self) -> None:
         """Back to the prompt."""
@@ -535,21 +548,20 @@ class MessagePane(VerticalScroll):
         if self._hidden:
             await self._mount_window(self._shown_messages(), 0)
         self.scroll_home(animate=False, immediate=True)
-        self._keep_a_selection(first=True)
+        self._select_end(first=True)
 
     async def action_last_message(self) -> None:
         """End: to the newest message, following the end again."""
         await self._to_end()
         self.anchor()
-        self._keep_a_selection(first=False)
+        self._select_end(first=False)
 
-    def _keep_a_selection(self, first: bool) -> None:
-        """With the focus here, a selection unmounted by a jump moves to the window's end."""
-        if not self.has_focus or (self.selected is not None and self.selected.is_attached):
-            return
+    def _select_end(self, first: bool) -> None:
+        """With the focus here, select the first or the last message."""
         views = self.views()
-        if views:
-            self._select(views[0] if first else views[-1])
+        if self.has_focus and views:
+            view = views[0] if first else views[-1]
+            self.call_after_refresh(self._select, view)  # once laid out: scroll to it
 
     async def add_message(self, message: Message, generation: Generation | None = None) -> None:
         """Append a view for a new message (above any queued ones) and follow the end."""
