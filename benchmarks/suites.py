@@ -927,6 +927,128 @@ async def b5b(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- B9
+
+
+async def _key_echo(app: Any, pilot: Any, char: str) -> float:
+    """Send one printable key to the prompt; seconds until it is in the prompt's text
+    and a frame was composed after that (the key is on screen)."""
+    import common
+
+    prompt = app.chat.prompt
+    before = prompt.text
+    start = time.perf_counter()
+    press_nowait(app, char)
+    await wait_until(lambda: prompt.text != before, timeout=30, interval=0.0005)
+    frames = common.FRAMES_WRITTEN
+    await wait_until(lambda: frames < common.FRAMES_WRITTEN, timeout=30, interval=0.0005)
+    return time.perf_counter() - start
+
+
+async def b9_once(
+    base_url: str, data: Path, rate: float, seconds: float, profile: bool = False
+) -> dict[str, Any]:
+    """Stream an endless reply at ``rate`` deltas/s; type a key every 100 ms for
+    ``seconds``; then Esc. Key echo times, Esc -> stopped, RSS."""
+    from llmchat_tui.generation import State
+
+    n = int(rate * (seconds + 30))  # longer than the window: the stream never ends on its own
+    app = build_app(base_url, data)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await send_prompt(app, pilot, spec(n, rate=rate, burst=max(1, int(rate / 1000))))
+        conversation_id = app.chat.conversation.id
+        press_nowait(app, "enter")
+        generation = await new_generation(app, conversation_id)
+        await wait_until(lambda: len(generation.parts) > 0, timeout=30)
+        rss0 = peak_rss_mb()
+        echoes: list[float] = []
+        parts0 = len(generation.parts)
+        start = time.perf_counter()
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        with profiled() if profile else contextlib.nullcontext():
+            while time.perf_counter() - start < seconds:
+                echoes.append(await _key_echo(app, pilot, letters[len(echoes) % 26]))
+                await asyncio.sleep(0.1)
+        window = time.perf_counter() - start
+        received = (len(generation.parts) - parts0) / window
+        streaming = generation.state is State.STREAMING
+        stop_start = time.perf_counter()
+        press_nowait(app, "escape")
+        await wait_until(lambda: generation.done.is_set(), timeout=60, interval=0.0005)
+        stopped = time.perf_counter() - stop_start
+        state = generation.state
+        rss1 = peak_rss_mb()
+        await pilot.pause()
+    return {
+        "echo_s": echoes,
+        "stop_s": stopped,
+        "state_after_esc": str(state),
+        "streaming_until_esc": streaming,
+        "parts_per_s": received,
+        "rss_mb_start": rss0,
+        "rss_mb_end": rss1,
+    }
+
+
+async def b9(cfg: Config) -> list[dict[str, Any]]:
+    seconds = cfg.pick(30, 6)
+    rate = 7000
+    slow = 100
+    with ServerProcess() as server:
+        warm_encodings()
+        fast = await b9_once(server.base_url, cfg.tmp / "b9-fast", rate, seconds, profile=True)
+        calm = await b9_once(server.base_url, cfg.tmp / "b9-slow", slow, cfg.pick(10, 3))
+    print(
+        f"  B9: {fast['parts_per_s']:,.0f} parts/s, key p99 "
+        f"{percentile(fast['echo_s'], 99) * 1000:.0f} ms, Esc {fast['stop_s'] * 1000:.0f} ms",
+        file=sys.stderr,
+    )
+    p50 = percentile(fast["echo_s"], 50) * 1000
+    p99 = percentile(fast["echo_s"], 99) * 1000
+    details = {"seconds": seconds, "rate": rate, "fast": fast, "slow": calm}
+    label = f"same with a {slow} tok/s stream"
+    return [
+        row(
+            "B9",
+            f"key echo while a {rate:,} tok/s reply streams for {seconds} s (p50)",
+            p50,
+            "ms",
+            baseline=percentile(calm["echo_s"], 50) * 1000,
+            baseline_label=label,
+            details=details,
+        ),
+        row(
+            "B9",
+            "key echo while streaming (p99)",
+            p99,
+            "ms",
+            baseline=percentile(calm["echo_s"], 99) * 1000,
+            baseline_label=label,
+            target="<= 50 ms",
+            passed=p99 <= 50,
+        ),
+        row(
+            "B9",
+            f"Esc -> reply stopped, after the {seconds} s stream",
+            fast["stop_s"] * 1000,
+            "ms",
+            baseline=calm["stop_s"] * 1000,
+            baseline_label=label,
+            target="<= 100 ms",
+            passed=fast["stop_s"] <= 0.1,
+        ),
+        row(
+            "B9",
+            "peak RSS growth over the stream",
+            fast["rss_mb_end"] - fast["rss_mb_start"],
+            "MB",
+            baseline=fast["rss_mb_start"],
+            baseline_label="peak RSS when the stream started",
+        ),
+    ]
+
+
 # --------------------------------------------------------------------------- B6
 
 
@@ -1274,4 +1396,5 @@ SUITES = {
     "B5B": b5b,
     "B6": b6,
     "B7": b7,
+    "B9": b9,
 }

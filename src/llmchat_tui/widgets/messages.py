@@ -17,6 +17,7 @@ batch instead of mounting everything in between.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,11 @@ BATCH = 40
 #: The most message views mounted at once (scrolling on unmounts the far end).
 WINDOW = 3 * BATCH
 SHOWN_USER_CHARS = 8_000
+#: The follower's frame budget: a round (hand text to the body, let the screen draw it)
+#: should take about this long, so keys pressed meanwhile are handled and drawn soon.
+FRAME_BUDGET_S = 1 / 30
+#: Characters handed to the body per round: the start, the least and the most.
+ROUND_CHARS = (4_000, 200, 1 << 20)
 PriceLookup = Callable[[str], Price | None]
 STATUS_TEXT = {
     Status.CANCELLED: ("cancelled", "$warning"),
@@ -180,15 +186,26 @@ class AssistantMessageView(Vertical):
         footer = self.query_one(".footer", Static)
         text_at = reasoning_at = 0
         thought = generation.reasoning_prefix
-        if generation.prefix:  # continuing a reply: what it already said comes first
-            body.append(generation.prefix)
-            await body.render_pending()
+        # Text taken from the generation but not yet handed to the body: a fast stream
+        # on a slow machine is shown a frame's worth at a time (see FRAME_BUDGET_S), so
+        # the screen falls behind the stream rather than the keyboard behind the screen.
+        backlog = generation.prefix  # continuing a reply: what it already said comes first
+        limit, least, most = ROUND_CHARS
+        last_round = time.perf_counter()
         try:
             while True:
                 fresh, text_at = generation.text_since(text_at)
                 self.shown_parts = text_at
-                if fresh:
-                    body.append(fresh)
+                backlog += fresh
+                if backlog:
+                    now = time.perf_counter()
+                    took, last_round = now - last_round, now
+                    if took > 1.5 * FRAME_BUDGET_S:
+                        limit = max(least, limit * 2 // 3)
+                    elif took < FRAME_BUDGET_S and len(backlog) > limit:
+                        limit = min(most, limit * 3 // 2)
+                    body.append(backlog[:limit])
+                    backlog = backlog[limit:]
                     await body.render_pending()
                 more, reasoning_at = generation.reasoning_since(reasoning_at)
                 if more:
@@ -197,11 +214,13 @@ class AssistantMessageView(Vertical):
                     reasoning.add_class("shown")
                     if not reasoning.collapsed:
                         reasoning_text.update(Content.styled(thought, "italic $text-muted"))
-                if generation.done.is_set() and not fresh and not more:
+                if generation.done.is_set() and not fresh and not more and not backlog:
                     break
                 if generation.state is State.RETRYING:
                     footer.update(Content.styled("waiting to retry…", "$warning"))
-                await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
+                if not backlog:
+                    await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
+                    last_round = time.perf_counter()  # waiting for the server is not drawing
                 # Let a burst of deltas pile up: one append per frame, not per token.
                 await asyncio.sleep(1 / 60)
         finally:
