@@ -329,13 +329,16 @@ class MessagePane(VerticalScroll):
         for view in self.query(".-selected"):
             view.remove_class("-selected")
 
-    def _select(self, view: MessageView) -> None:
+    def _select(self, view: MessageView, scroll: bool = True) -> None:
         for old in self.query(".-selected"):
             old.remove_class("-selected")
         view.add_class("-selected")
         self.selected = view
         self._code_turn = 0
-        self.scroll_to_widget(view, animate=False)
+        if scroll:
+            self.scroll_to_widget(view, animate=False)
+        else:  # just mounted: it has no place on screen until the next layout
+            self.call_after_refresh(self.scroll_to_widget, view, animate=False)
         self.refresh_bindings()
 
     @property
@@ -463,7 +466,7 @@ class MessagePane(VerticalScroll):
         await self._mount_window(messages, index - BATCH // 2)
         view = self.view_of(message)
         if view is not None:
-            self.call_after_refresh(self._select, view)
+            self._select(view, scroll=False)
 
     def action_leave(self) -> None:
         """Back to the prompt."""
@@ -579,8 +582,7 @@ class MessagePane(VerticalScroll):
         """With the focus here, select the first or the last message."""
         views = self.views()
         if self.has_focus and views:
-            view = views[0] if first else views[-1]
-            self.call_after_refresh(self._select, view)  # once laid out: scroll to it
+            self._select(views[0] if first else views[-1], scroll=False)
 
     async def add_message(self, message: Message, generation: Generation | None = None) -> None:
         """Append a view for a new message (above any queued ones) and follow the end."""
