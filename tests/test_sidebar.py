@@ -294,7 +294,7 @@ async def test_switching_an_early_version_of_a_long_conversation_selects_it(make
             what="the older version selected",
         )
         assert pane.selected is not None and pane.selected.is_attached
-        assert "‹1/2›" in screen_text(app)
+        await wait_until(pilot, lambda: "‹1/2›" in screen_text(app), what="scrolled to it")
 
 
 async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
