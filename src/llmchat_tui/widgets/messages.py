@@ -47,8 +47,11 @@ SHOWN_USER_CHARS = 8_000
 #: The follower's frame budget: a round (hand text to the body, let the screen draw it)
 #: should take about this long, so keys pressed meanwhile are handled and drawn soon.
 FRAME_BUDGET_S = 1 / 30
-#: Characters handed to the body per round: the start, the least and the most.
-ROUND_CHARS = (4_000, 200, 1 << 20)
+#: Characters handed to the body per round: the start, the least and the most. The
+#: least is about what one frame shows of a full-speed reply on this project's
+#: 2-core benchmark machine: smaller rounds would make a fast reply take longer to
+#: show (every frame has a fixed cost) without making keys any faster.
+ROUND_CHARS = (8_000, 4_000, 1 << 20)
 PriceLookup = Callable[[str], Price | None]
 STATUS_TEXT = {
     Status.CANCELLED: ("cancelled", "$warning"),
