@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the llmchat-tui performance benchmarks and print one table.
 
-    python benchmarks/run.py                 # everything (~2.5 min on 2 cores)
+    python benchmarks/run.py                 # everything (~4 min on 2 cores)
     python benchmarks/run.py --only B1,B3    # some of them
     python benchmarks/run.py --quick         # smaller sizes, one repetition (smoke run)
     python benchmarks/run.py --only B1 --profile   # + hot spots (results/profile-*.txt)

@@ -1,4 +1,4 @@
-"""The benchmarks B1-B7. Each ``bN(cfg)`` runs in its own child process (see run.py)
+"""The benchmarks B1-B7, B5b and B9. Each ``bN(cfg)`` runs in its own child process (see run.py)
 and returns a list of result rows (dicts) for the table and the JSON file.
 
 Every row carries a figure and a baseline measured in the same process, in the same
