@@ -675,10 +675,13 @@ class MessagePane(VerticalScroll):
             first = mounted[0] if mounted else None
             place = self._place(first)
             views = [self.view_for(m, self._generation) for m in batch]
+            later_hint = next(iter(self.query(".later-hint")), None)
             if first is not None:
                 await self.mount_all(views, before=first)
+            elif later_hint is not None:  # every mounted message was deleted
+                await self.mount_all(views, before=later_hint)
             else:
-                await self.mount_all(views, after=0)
+                await self.mount_all(views)
             excess = len(mounted) + len(views) - WINDOW
             if excess > 0:
                 drop: list[Widget] = list(mounted[-excess:])
