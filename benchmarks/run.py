@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run the llmchat-tui performance benchmarks and print one table.
 
-    python benchmarks/run.py                 # everything (~2.5 min on 2 cores)
+    python benchmarks/run.py                 # everything (~4 min on 2 cores)
     python benchmarks/run.py --only B1,B3    # some of them
     python benchmarks/run.py --quick         # smaller sizes, one repetition (smoke run)
     python benchmarks/run.py --only B1 --profile   # + hot spots (results/profile-*.txt)
@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, setup_env  # noqa: E402
 
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"]
+ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9"]
 
 
 # --------------------------------------------------------------------------- child side

@@ -87,8 +87,9 @@ def main() -> None:
     if modules.get(True) == modules.get(False):
         print(f"textual-speedups is not installed (geometry from {modules[True]})")
     off, on = statistics.median(times[False]), statistics.median(times[True])
-    print(f"without speedups: {off:.2f} s  {['%.2f' % t for t in times[False]]}")
-    print(f"with speedups:    {on:.2f} s  {['%.2f' % t for t in times[True]]}")
+    each = {k: ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()}
+    print(f"without speedups: {off:.2f} s  ({each[False]})")
+    print(f"with speedups:    {on:.2f} s  ({each[True]})")
     print(f"ratio with/without: {on / off:.2f}")
 
 

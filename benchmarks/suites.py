@@ -1,4 +1,4 @@
-"""The benchmarks B1-B7. Each ``bN(cfg)`` runs in its own child process (see run.py)
+"""The benchmarks B1-B7, B5b and B9. Each ``bN(cfg)`` runs in its own child process (see run.py)
 and returns a list of result rows (dicts) for the table and the JSON file.
 
 Every row carries a figure and a baseline measured in the same process, in the same
@@ -813,6 +813,242 @@ async def b5(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- B5b
+
+#: A held key repeats about 30 times a second in common terminals.
+KEY_REPEAT_S = 1 / 30
+
+
+def first_on_screen(pane: Any, first_id: str) -> bool:
+    """The view of the conversation's first message is mounted, laid out and inside
+    the pane's visible region (its top row at least)."""
+    views = pane.views()
+    if not views or views[0].message.id != first_id:
+        return False
+    region = views[0].region
+    return bool(region.height) and pane.region.contains(region.x, region.y)
+
+
+async def b5b_once(cfg: Config, data: Path, conv: Any, profile: bool = False) -> dict[str, Any]:
+    """Open ``conv``, Ctrl+Up into the message list, then hold Home (a key event every
+    1/30 s, as a terminal's key repeat sends) until its first message is on screen."""
+    app = build_app("http://127.0.0.1:9/v1", data)
+    first_id = conv.messages[0].id
+    last_id = conv.messages[-1].id
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await open_via_sidebar(app, pilot, conv.id)
+        pane = app.chat.pane
+        press_nowait(app, "enter")
+        await wait_until(
+            lambda: pane.views() and pane.views()[-1].message.id == last_id, interval=0.005
+        )
+        await pilot.pause()
+        press_nowait(app, "ctrl+up")
+        await wait_until(lambda: pane.has_focus, interval=0.005)
+        await pilot.pause()
+        gc.collect()
+        presses = 0
+        maybe_profiled = profiled if profile else contextlib.nullcontext
+        with maybe_profiled(), StallMeter() as stall, Meter() as meter:
+            next_press = time.perf_counter()
+            deadline = next_press + cfg.pick(300, 120)
+            while not first_on_screen(pane, first_id):
+                now = time.perf_counter()
+                if now > deadline:
+                    raise TimeoutError("B5b: the first message never reached the screen")
+                if now >= next_press:
+                    press_nowait(app, "home")
+                    presses += 1
+                    next_press += KEY_REPEAT_S
+                await asyncio.sleep(0.001)
+            await pilot.pause(0)
+        # Let the Home presses still queued run before the app is torn down.
+        await pilot.pause(0.1)
+        await pilot.pause()
+    return {
+        "top_s": meter.wall,
+        "cpu_s": meter.cpu,
+        "gc_s": meter.gc,
+        "presses": presses,
+        "stall_s": stall.max_gap,
+    }
+
+
+async def b5b(cfg: Config) -> list[dict[str, Any]]:
+    import datagen
+
+    from llmchat_tui.store import Store
+
+    size = cfg.pick(2000, 600)
+    reps = cfg.pick(2, 1)
+    data = cfg.tmp / "b5b-data"
+    store = Store(data)
+    store.open()
+    big = datagen.make_conversation(size, reply_tokens=200, seed=5)
+    small = datagen.make_conversation(80, reply_tokens=200, seed=5)
+    store.save(big)
+    store.save(small)
+    runs: dict[str, list[dict[str, Any]]] = {"big": [], "small": []}
+    await b5b_once(cfg, data, small)  # warm-up: first-use imports and caches
+    for rep in range(reps):
+        runs["small"].append(await b5b_once(cfg, data, small))
+        runs["big"].append(await b5b_once(cfg, data, big, profile=True))
+        print(
+            f"  B5b rep {rep + 1}: {size} msgs {runs['big'][-1]['top_s']:.2f} s "
+            f"({runs['big'][-1]['presses']} presses), 80 msgs "
+            f"{runs['small'][-1]['top_s']:.2f} s",
+            file=sys.stderr,
+        )
+
+    def med(kind: str, key: str) -> float:
+        return median([r[key] for r in runs[kind]])
+
+    return [
+        row(
+            "B5b",
+            f"hold Home in a {size:,}-message conversation: bottom -> first message on screen",
+            med("big", "top_s"),
+            "s",
+            baseline=med("small", "top_s"),
+            baseline_label="same in an 80-message conversation",
+            target="<= 1 s",
+            passed=med("big", "top_s") <= 1.0,
+            details={"messages": size, "reps": reps, "runs": runs},
+        ),
+        row(
+            "B5b",
+            "longest UI freeze while holding Home",
+            med("big", "stall_s") * 1000,
+            "ms",
+            baseline=med("small", "stall_s") * 1000,
+            baseline_label="same in the 80-message conversation",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- B9
+
+
+async def _key_echo(app: Any, pilot: Any, char: str) -> float:
+    """Send one printable key to the prompt; seconds until it is in the prompt's text
+    and a frame was composed after that (the key is on screen)."""
+    import common
+
+    prompt = app.chat.prompt
+    before = prompt.text
+    start = time.perf_counter()
+    press_nowait(app, char)
+    await wait_until(lambda: prompt.text != before, timeout=30, interval=0.0005)
+    frames = common.FRAMES_WRITTEN
+    await wait_until(lambda: frames < common.FRAMES_WRITTEN, timeout=30, interval=0.0005)
+    return time.perf_counter() - start
+
+
+async def b9_once(
+    base_url: str, data: Path, rate: float, seconds: float, profile: bool = False
+) -> dict[str, Any]:
+    """Stream an endless reply at ``rate`` deltas/s; type a key every 100 ms for
+    ``seconds``; then Esc. Key echo times, Esc -> stopped, RSS."""
+    from llmchat_tui.generation import State
+
+    n = int(rate * (seconds + 30))  # longer than the window: the stream never ends on its own
+    app = build_app(base_url, data)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await send_prompt(app, pilot, spec(n, rate=rate, burst=max(1, int(rate / 1000))))
+        conversation_id = app.chat.conversation.id
+        press_nowait(app, "enter")
+        generation = await new_generation(app, conversation_id)
+        await wait_until(lambda: len(generation.parts) > 0, timeout=30)
+        rss0 = peak_rss_mb()
+        echoes: list[float] = []
+        parts0 = len(generation.parts)
+        start = time.perf_counter()
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        with profiled() if profile else contextlib.nullcontext():
+            while time.perf_counter() - start < seconds:
+                echoes.append(await _key_echo(app, pilot, letters[len(echoes) % 26]))
+                await asyncio.sleep(0.1)
+        window = time.perf_counter() - start
+        received = (len(generation.parts) - parts0) / window
+        streaming = generation.state is State.STREAMING
+        stop_start = time.perf_counter()
+        press_nowait(app, "escape")
+        await wait_until(lambda: generation.done.is_set(), timeout=60, interval=0.0005)
+        stopped = time.perf_counter() - stop_start
+        state = generation.state
+        rss1 = peak_rss_mb()
+        await pilot.pause()
+    return {
+        "echo_s": echoes,
+        "stop_s": stopped,
+        "state_after_esc": str(state),
+        "streaming_until_esc": streaming,
+        "parts_per_s": received,
+        "rss_mb_start": rss0,
+        "rss_mb_end": rss1,
+    }
+
+
+async def b9(cfg: Config) -> list[dict[str, Any]]:
+    seconds = cfg.pick(30, 6)
+    rate = 7000
+    slow = 100
+    with ServerProcess() as server:
+        warm_encodings()
+        fast = await b9_once(server.base_url, cfg.tmp / "b9-fast", rate, seconds, profile=True)
+        calm = await b9_once(server.base_url, cfg.tmp / "b9-slow", slow, cfg.pick(10, 3))
+    print(
+        f"  B9: {fast['parts_per_s']:,.0f} parts/s, key p99 "
+        f"{percentile(fast['echo_s'], 99) * 1000:.0f} ms, Esc {fast['stop_s'] * 1000:.0f} ms",
+        file=sys.stderr,
+    )
+    p50 = percentile(fast["echo_s"], 50) * 1000
+    p99 = percentile(fast["echo_s"], 99) * 1000
+    details = {"seconds": seconds, "rate": rate, "fast": fast, "slow": calm}
+    label = f"same with a {slow} tok/s stream"
+    return [
+        row(
+            "B9",
+            f"key echo while a {rate:,} tok/s reply streams for {seconds} s (p50)",
+            p50,
+            "ms",
+            baseline=percentile(calm["echo_s"], 50) * 1000,
+            baseline_label=label,
+            details=details,
+        ),
+        row(
+            "B9",
+            "key echo while streaming (p99)",
+            p99,
+            "ms",
+            baseline=percentile(calm["echo_s"], 99) * 1000,
+            baseline_label=label,
+            target="<= 50 ms",
+            passed=p99 <= 50,
+        ),
+        row(
+            "B9",
+            f"Esc -> reply stopped, after the {seconds} s stream",
+            fast["stop_s"] * 1000,
+            "ms",
+            baseline=calm["stop_s"] * 1000,
+            baseline_label=label,
+            target="<= 100 ms",
+            passed=fast["stop_s"] <= 0.1,
+        ),
+        row(
+            "B9",
+            "peak RSS growth over the stream",
+            fast["rss_mb_end"] - fast["rss_mb_start"],
+            "MB",
+            baseline=fast["rss_mb_start"],
+            baseline_label="peak RSS when the stream started",
+        ),
+    ]
+
+
 # --------------------------------------------------------------------------- B6
 
 
@@ -1151,4 +1387,14 @@ async def b7(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
-SUITES = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6, "B7": b7}
+SUITES = {
+    "B1": b1,
+    "B2": b2,
+    "B3": b3,
+    "B4": b4,
+    "B5": b5,
+    "B5B": b5b,
+    "B6": b6,
+    "B7": b7,
+    "B9": b9,
+}

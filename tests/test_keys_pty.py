@@ -149,6 +149,17 @@ def test_every_key_in_the_table(
         wait(lambda s: "Delete this reply?" in s or "Delete your message?" in s, what="asked")
         keys.press("dialog_no", "n" if key == "delete" else "escape")
         wait(lambda s: "Delete this" not in s and "Delete your" not in s, what="not deleted")
+    keys.press("message_first")  # from the newest reply to the first message, one of yours
+    keys.press("edit_message")
+    wait(lambda s: "Editing your message" in s, what="editing the first message")
+    keys.press("cancel_edit")
+    wait(lambda s: "Editing your message" not in s, what="edit cancelled")
+    keys.press("select_messages")
+    wait(in_footer("Copy"), what="the message list")
+    keys.press("message_previous")  # "now talk for long", yours
+    keys.press("message_last")  # the newest message, a reply
+    keys.press("edit_message")
+    wait(lambda s: "Only your own messages can be edited" in s, what="the last one is a reply")
     keys.press("leave_messages")
     wait(in_footer("Send"), what="back to the prompt")
 

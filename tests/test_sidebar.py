@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from conftest import wait_until
 from helpers import screen_text, type_text
 from llmchat_tui.generation import State
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
-from llmchat_tui.widgets.messages import BATCH, AssistantMessageView, UserMessageView
+from llmchat_tui.widgets.messages import (
+    BATCH,
+    WINDOW,
+    AssistantMessageView,
+    UserMessageView,
+)
 from openai_server import Reply
 
 
@@ -190,6 +196,105 @@ async def test_a_thousand_messages_open_at_their_end_without_building_them_all(m
         # Scrolling to the top loads the previous batch.
         app.chat.pane.scroll_home(animate=False, immediate=True)
         await wait_until(pilot, lambda: len(app.chat.pane.views()) == 2 * BATCH, what="older batch")
+
+
+async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app, data_dir):
+    made = seed(data_dir, ["huge"], messages_each=1000)
+    everything = made[0].messages
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.chat.sidebar.select(made[0].id)
+        app.chat.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id)
+        pane = app.chat.pane
+        await pilot.press("ctrl+up")
+        await wait_until(pilot, lambda: pane.has_focus, what="the message list")
+
+        def ids():
+            return [v.message.id for v in pane.views()]
+
+        # Home mounts the first batch only, and the selection follows it.
+        await pilot.press("home")
+        await wait_until(pilot, lambda: ids()[:1] == [everything[0].id], what="the first")
+        assert ids() == [m.id for m in everything[:BATCH]]
+        await wait_until(pilot, lambda: pane.selected is pane.views()[0], what="selected")
+        assert "huge" in screen_text(app)
+
+        # Scrolling down loads later batches; never more than WINDOW views at once.
+        def loaded_after(last: str) -> Callable[[], bool]:
+            def check() -> bool:
+                # A later batch is in, and the place is kept: it is below, not scrolled to.
+                at_end = ids()[-1] == everything[-1].id
+                kept = pane.scroll_y < pane.max_scroll_y - 1 or at_end
+                return ids()[-1] != last and kept
+
+            return check
+
+        while ids()[-1] != everything[-1].id:
+            last = ids()[-1]
+            pane.scroll_end(animate=False, immediate=True)
+            await wait_until(pilot, loaded_after(last), what="a later batch")
+            assert len(ids()) <= WINDOW
+            # What is mounted is always a contiguous run of the conversation.
+            start = [m.id for m in everything].index(ids()[0])
+            assert ids() == [m.id for m in everything[start : start + len(ids())]]
+        assert len(ids()) == WINDOW
+        # Scrolling up again loads the older ones and unmounts the newest.
+        before = ids()[0]
+        pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: ids()[0] != before, what="an older batch")
+        assert len(ids()) == WINDOW
+        assert ids()[-1] != everything[-1].id
+        # End goes back to the newest batch, and new messages are added after it.
+        await pilot.press("end")
+        await wait_until(pilot, lambda: ids()[-1] == everything[-1].id, what="the last")
+        assert len(ids()) == BATCH
+        assert "answer 499 about huge" in screen_text(app)
+
+
+async def test_switching_an_early_version_of_a_long_conversation_selects_it(make_app, data_dir):
+    store = Store(data_dir)
+    store.open()
+    conversation = Conversation(model="gpt-4o-mini")
+    question = conversation.add(Message(role="user", content="the question"))
+    for version in ("first version", "second version"):
+        conversation.add(Message(role="assistant", content=version), parent=question)
+        conversation.extend(
+            Message(role="user" if n % 2 == 0 else "assistant", content=f"{version} {n}")
+            for n in range(300)
+        )
+    store.save(conversation)
+    store.close()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.chat.sidebar.select(conversation.id)
+        app.chat.sidebar.option_list.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.conversation.id == conversation.id)
+        pane = app.chat.pane
+        await pilot.press("ctrl+up")
+        await wait_until(pilot, lambda: pane.has_focus, what="the message list")
+        await pilot.press("home")
+        await wait_until(
+            pilot,
+            lambda: pane.selected_message is not None and pane.selected_message.id == question.id,
+            what="the first message selected",
+        )
+        await pilot.press("down")
+        assert pane.selected_message is not None
+        assert pane.selected_message.content == "second version"
+        await pilot.press("left")  # the branch is redrawn from its end; the choice stays selected
+        await wait_until(
+            pilot,
+            lambda: (
+                pane.selected_message is not None
+                and pane.selected_message.content == "first version"
+            ),
+            what="the older version selected",
+        )
+        assert pane.selected is not None and pane.selected.is_attached
+        await wait_until(pilot, lambda: "‹1/2›" in screen_text(app), what="scrolled to it")
 
 
 async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):

@@ -77,6 +77,8 @@ class RetryPolicy:
 SPEED_MIN_DELTAS = 2
 #: ... at least this many seconds apart (first to last); otherwise it is noise.
 SPEED_MIN_SECONDS = 0.05
+#: The longest the stream reader runs without letting the event loop do anything else.
+READ_SLICE_S = 0.004
 
 
 class Generation:
@@ -349,7 +351,13 @@ class Generation:
             failure: Cause | None = None
             stream = self.client.stream(self.request, self.model, options=self.options)
             async with contextlib.aclosing(stream) as events:
+                busy_since = time.perf_counter()
                 async for event in events:
+                    # One network read can hold hundreds of events that are parsed without
+                    # awaiting anything: give keys and frames a turn every few ms.
+                    if time.perf_counter() - busy_since > READ_SLICE_S:
+                        await asyncio.sleep(0)
+                        busy_since = time.perf_counter()
                     if type(event) is TextDelta:
                         self._token(self.parts, event.text)
                     elif type(event) is ReasoningDelta:

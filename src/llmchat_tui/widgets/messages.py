@@ -3,14 +3,21 @@
 Finished messages are drawn cheaply: one ``Static`` holding a Rich Markdown
 renderable, no widget tree per paragraph. The reply in flight is a
 :class:`~llmchat_tui.widgets.reply_body.ReplyBody`: finished blocks frozen,
-one live block redrawn per frame. A long
-conversation mounts its last messages first and older ones in batches as the
-user scrolls up.
+one live block redrawn per frame.
+
+A long conversation is shown through a window: at most :data:`WINDOW` message
+views are mounted at a time (Textual lays out every mounted widget on every
+frame, so the cost of a frame grows with what is mounted, not with what is
+seen). Opening shows the last :data:`BATCH` messages; scrolling to either end
+of the window mounts the next batch there and unmounts views beyond
+:data:`WINDOW` at the other end; Home and End jump straight to the first or last
+batch instead of mounting everything in between.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +41,17 @@ from llmchat_tui.sanitize import clean, clean_line
 from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
 
 BATCH = 40
+#: The most message views mounted at once (scrolling on unmounts the far end).
+WINDOW = 3 * BATCH
 SHOWN_USER_CHARS = 8_000
+#: The follower's frame budget: a round (hand text to the body, let the screen draw it)
+#: should take about this long, so keys pressed meanwhile are handled and drawn soon.
+FRAME_BUDGET_S = 1 / 30
+#: Characters handed to the body per round: the start, the least and the most. The
+#: least is about what one frame shows of a full-speed reply on this project's
+#: 2-core benchmark machine: smaller rounds would make a fast reply take longer to
+#: show (every frame has a fixed cost) without making keys any faster.
+ROUND_CHARS = (8_000, 4_000, 1 << 20)
 PriceLookup = Callable[[str], Price | None]
 STATUS_TEXT = {
     Status.CANCELLED: ("cancelled", "$warning"),
@@ -175,15 +192,26 @@ class AssistantMessageView(Vertical):
         footer = self.query_one(".footer", Static)
         text_at = reasoning_at = 0
         thought = generation.reasoning_prefix
-        if generation.prefix:  # continuing a reply: what it already said comes first
-            body.append(generation.prefix)
-            await body.render_pending()
+        # Text taken from the generation but not yet handed to the body: a fast stream
+        # on a slow machine is shown a frame's worth at a time (see FRAME_BUDGET_S), so
+        # the screen falls behind the stream rather than the keyboard behind the screen.
+        backlog = generation.prefix  # continuing a reply: what it already said comes first
+        limit, least, most = ROUND_CHARS
+        last_round = time.perf_counter()
         try:
             while True:
                 fresh, text_at = generation.text_since(text_at)
                 self.shown_parts = text_at
-                if fresh:
-                    body.append(fresh)
+                backlog += fresh
+                if backlog:
+                    now = time.perf_counter()
+                    took, last_round = now - last_round, now
+                    if took > 1.5 * FRAME_BUDGET_S:
+                        limit = max(least, limit * 2 // 3)
+                    elif took < FRAME_BUDGET_S and len(backlog) > limit:
+                        limit = min(most, limit * 3 // 2)
+                    body.append(backlog[:limit])
+                    backlog = backlog[limit:]
                     await body.render_pending()
                 more, reasoning_at = generation.reasoning_since(reasoning_at)
                 if more:
@@ -192,11 +220,13 @@ class AssistantMessageView(Vertical):
                     reasoning.add_class("shown")
                     if not reasoning.collapsed:
                         reasoning_text.update(Content.styled(thought, "italic $text-muted"))
-                if generation.done.is_set() and not fresh and not more:
+                if generation.done.is_set() and not fresh and not more and not backlog:
                     break
                 if generation.state is State.RETRYING:
                     footer.update(Content.styled("waiting to retry…", "$warning"))
-                await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
+                if not backlog:
+                    await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
+                    last_round = time.perf_counter()  # waiting for the server is not drawing
                 # Let a burst of deltas pile up: one append per frame, not per token.
                 await asyncio.sleep(1 / 60)
         finally:
@@ -232,6 +262,8 @@ class MessagePane(VerticalScroll):
         Binding("e", "edit_message", "Edit", id="edit_message"),
         Binding("delete,x", "delete_message", "Delete", id="delete_message"),
         Binding("escape", "leave", "Back to prompt", id="leave_messages"),
+        Binding("home", "first_message", "First message", id="message_first", show=False),
+        Binding("end", "last_message", "Last message", id="message_last", show=False),
     ]
 
     @dataclass
@@ -280,8 +312,14 @@ class MessagePane(VerticalScroll):
         self.keymap = keymap
         self.price_lookup = price_lookup
         self.conversation: Conversation | None = None
+        #: Messages above the mounted window (oldest first), and below it.
         self._hidden: list[Message] = []
-        self._loading_older = False
+        self._later: list[Message] = []
+        self._queued: list[Queued] = []
+        self._generation: Generation | None = None
+        self._left_out: set[str] = set()
+        self._loading = False
+        self._jumping = False
         self.selected: MessageView | None = None
         self._code_turn = 0
 
@@ -297,13 +335,16 @@ class MessagePane(VerticalScroll):
         for view in self.query(".-selected"):
             view.remove_class("-selected")
 
-    def _select(self, view: MessageView) -> None:
+    def _select(self, view: MessageView, scroll: bool = True) -> None:
         for old in self.query(".-selected"):
             old.remove_class("-selected")
         view.add_class("-selected")
         self.selected = view
         self._code_turn = 0
-        self.scroll_to_widget(view, animate=False)
+        if scroll:
+            self.scroll_to_widget(view, animate=False)
+        else:  # just mounted: it has no place on screen until the next layout
+            self.call_after_refresh(self.scroll_to_widget, view, animate=False)
         self.refresh_bindings()
 
     @property
@@ -419,6 +460,19 @@ class MessagePane(VerticalScroll):
         view = self.view_of(message)
         if view is not None:
             self._select(view)
+        elif any(m is message for m in self._hidden + self._later):
+            self.call_later(self._select_unmounted, message)
+
+    async def _select_unmounted(self, message: Message) -> None:
+        """Mount the batch around ``message`` (only that batch) and select it."""
+        messages = self._shown_messages()
+        index = next((i for i, m in enumerate(messages) if m is message), None)
+        if index is None:
+            return
+        await self._mount_window(messages, index - BATCH // 2)
+        view = self.view_of(message)
+        if view is not None:
+            self._select(view, scroll=False)
 
     def action_leave(self) -> None:
         """Back to the prompt."""
@@ -433,10 +487,15 @@ class MessagePane(VerticalScroll):
             siblings = self.conversation.siblings(message)
             if len(siblings) > 1 and message in siblings:
                 versions = (siblings.index(message) + 1, len(siblings))
+        view: MessageView
         if message.role == "user":
-            return UserMessageView(message, versions)
-        live = generation if generation is not None and generation.message is message else None
-        return AssistantMessageView(message, live, self.price_lookup, versions)
+            view = UserMessageView(message, versions)
+        else:
+            live = generation if generation is not None and generation.message is message else None
+            view = AssistantMessageView(message, live, self.price_lookup, versions)
+        if message.id in self._left_out:
+            view.add_class("-left-out")
+        return view
 
     def _queued_hint(self) -> str:
         select = self.keymap.label("select_messages")
@@ -450,31 +509,92 @@ class MessagePane(VerticalScroll):
         generation: Generation | None,
         queued: Sequence[Queued] = (),
     ) -> None:
-        """Show ``conversation``: its last messages now, older ones on scroll up."""
+        """Show ``conversation``: its last messages now, others as the user scrolls."""
         self.conversation = conversation
         self.selected = None
-        messages: Sequence[Message] = [m for m in conversation.messages if m.role != "system"]
-        self._hidden = list(messages[:-BATCH]) if len(messages) > BATCH else []
-        recent = messages[-BATCH:]
-        views: list[Widget] = [self.view_for(m, generation) for m in recent]
-        views += [QueuedMessageView(q, self._queued_hint()) for q in queued]
-        with self.app.batch_update():
-            await self.remove_children()
-            if self._hidden:
-                await self.mount(
-                    Static(
-                        Content.styled(
-                            f"{len(self._hidden)} earlier messages: scroll up to load them",
-                            "$text-muted",
-                        ),
-                        classes="older-hint",
-                    )
-                )
-            await self.mount_all(views)
+        self._generation = generation
+        self._queued = list(queued)
+        self._left_out = set()
+        messages = [m for m in conversation.messages if m.role != "system"]
+        await self._mount_window(messages, len(messages) - BATCH)
         self.anchor()
+
+    def _shown_messages(self) -> list[Message]:
+        """Every message of the conversation the pane shows, mounted or not, in order."""
+        mounted = [v.message for v in self.views() if not isinstance(v, QueuedMessageView)]
+        return self._hidden + mounted + self._later
+
+    async def _mount_window(self, messages: Sequence[Message], start: int) -> None:
+        """Mount ``messages[start:start + BATCH]`` in place of everything in the pane."""
+        start = max(0, min(start, len(messages) - BATCH))
+        self._hidden = list(messages[:start])
+        self._later = list(messages[start + BATCH :])
+        views: list[Widget] = [
+            self.view_for(m, self._generation) for m in messages[start : start + BATCH]
+        ]
+        if not self._later:
+            views += [QueuedMessageView(q, self._queued_hint()) for q in self._queued]
+        self._jumping = True
+        try:
+            with self.app.batch_update():
+                await self.remove_children()
+                await self.mount_all(views)
+                await self._update_hints()
+        finally:
+            self._jumping = False
+        if self.selected is not None and not self.selected.is_attached:
+            self.selected = None
+        if self._later:
+            self.anchor(False)  # the end is not mounted: do not follow it
+
+    async def _update_hints(self) -> None:
+        """The lines above and below the window saying how many messages are not shown."""
+        for hidden, name, where in (
+            (self._hidden, "older-hint", "earlier messages: scroll up to load them"),
+            (self._later, "later-hint", "later messages: scroll down to load them"),
+        ):
+            found = list(self.query(f".{name}"))
+            if not hidden:
+                for hint in found:
+                    await hint.remove()
+                continue
+            text = Content.styled(f"{len(hidden)} {where}", "$text-muted")
+            if found and isinstance(found[0], Static):
+                found[0].update(text)
+            elif name == "older-hint":
+                await self.mount(Static(text, classes=name), before=0)
+            else:
+                await self.mount(Static(text, classes=name))
+
+    async def _to_end(self) -> None:
+        """Mount the last batch if the window is elsewhere (new messages go at the end)."""
+        if self._later:
+            await self._mount_window(self._shown_messages(), len(self._shown_messages()))
+
+    async def action_first_message(self) -> None:
+        """Home: to the first message, mounting only the first batch (not all between)."""
+        if self._hidden:
+            await self._mount_window(self._shown_messages(), 0)
+        self.scroll_home(animate=False, immediate=True)
+        self._select_end(first=True)
+
+    async def action_last_message(self) -> None:
+        """End: to the newest message, following the end again."""
+        await self._to_end()
+        self.anchor()
+        self._select_end(first=False)
+
+    def _select_end(self, first: bool) -> None:
+        """With the focus here, select the first or the last message."""
+        views = self.views()
+        if self.has_focus and views:
+            self._select(views[0] if first else views[-1], scroll=False)
 
     async def add_message(self, message: Message, generation: Generation | None = None) -> None:
         """Append a view for a new message (above any queued ones) and follow the end."""
+        await self._to_end()
+        if generation is not None:
+            self._generation = generation
         view = self.view_for(message, generation)
         first_queued = next(iter(self.query(QueuedMessageView)), None)
         if first_queued is not None:
@@ -485,11 +605,15 @@ class MessagePane(VerticalScroll):
 
     async def add_queued(self, queued: Queued) -> None:
         """Show a message waiting for the reply to end."""
-        await self.mount(QueuedMessageView(queued, self._queued_hint()))
+        self._queued.append(queued)
+        await self._to_end()
+        if not any(v.queued is queued for v in self.query(QueuedMessageView)):
+            await self.mount(QueuedMessageView(queued, self._queued_hint()))
         self.anchor()
 
     async def remove_queued(self, queued: Queued) -> None:
         """Take a waiting message off the screen (sent, cancelled or taken back)."""
+        self._queued = [q for q in self._queued if q != queued]
         for view in list(self.query(QueuedMessageView)):
             if view.queued == queued:
                 if self.selected is view:
@@ -498,18 +622,21 @@ class MessagePane(VerticalScroll):
 
     async def remove_message(self, message: Message) -> None:
         """Take a deleted message's view off the screen."""
+        self._hidden = [m for m in self._hidden if m is not message]
+        self._later = [m for m in self._later if m is not message]
         view = self.view_of(message)
         if view is not None:
             if self.selected is view:
                 self.selected = None
             await view.remove()
+        await self._update_hints()
 
     def mark_left_out(self, messages: Sequence[Message]) -> None:
         """Dim the messages the next request leaves out (they do not fit)."""
-        ids = {m.id for m in messages}
+        self._left_out = {m.id for m in messages}
         for view in self.views():
             if not isinstance(view, QueuedMessageView):
-                view.set_class(view.message.id in ids, "-left-out")
+                view.set_class(view.message.id in self._left_out, "-left-out")
 
     def views(self) -> list[MessageView]:
         """Every message view, top to bottom (queued ones last)."""
@@ -534,52 +661,116 @@ class MessagePane(VerticalScroll):
             old.remove_class("-found")
         if message is None:
             return True
-        if self.view_of(message) is None and any(m is message for m in self._hidden):
-            while self._hidden and self.view_of(message) is None:
-                self._loading_older = True
-                await self._load_older()
+        if self.view_of(message) is None:
+            # Not mounted: mount the batch around it (only that batch), as a version
+            # switch on a far message does.
+            messages = self._shown_messages()
+            index = next((i for i, m in enumerate(messages) if m is message), None)
+            if index is None:
+                return False
+            await self._mount_window(messages, index - BATCH // 2)
         view = self.view_of(message)
         if view is None:
             return False
         view.add_class("-found")
-        # After the refresh, so it comes after the loader's own keep-your-place scroll.
+        # After the refresh, so it comes after any keep-your-place scroll of a load.
         self.call_after_refresh(self.scroll_to_widget, view, animate=False, top=True)
         return True
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if new <= 1 and self._hidden and not self._loading_older:
-            self._loading_older = True
+        if self._loading or self._jumping:
+            return
+        if new <= 1 and self._hidden:
+            self._loading = True
             self.call_later(self._load_older)
+        elif self._later and new >= self.max_scroll_y - 1:
+            self._loading = True
+            self.call_later(self._load_later)
+
+    def _message_views(self) -> list[AssistantMessageView | UserMessageView]:
+        return [v for v in self.views() if not isinstance(v, QueuedMessageView)]
 
     async def _load_older(self) -> None:
+        """Mount the batch above the window; unmount what is beyond WINDOW below."""
         try:
+            if not self._hidden or self.scroll_y > 1:
+                return
             batch = self._hidden[-BATCH:]
             del self._hidden[-BATCH:]
-            hints = self.query(".older-hint")
-            first = next(iter(self.views()), None)
-            before_height = self.virtual_size.height
-            views = [self.view_for(m, None) for m in batch]
+            mounted = self._message_views()
+            first = mounted[0] if mounted else None
+            place = self._place(first)
+            views = [self.view_for(m, self._generation) for m in batch]
+            later_hint = next(iter(self.query(".later-hint")), None)
             if first is not None:
                 await self.mount_all(views, before=first)
+            elif later_hint is not None:  # every mounted message was deleted
+                await self.mount_all(views, before=later_hint)
             else:
                 await self.mount_all(views)
-            if not self._hidden:
-                await hints.remove()
-            else:
-                for hint in hints:
-                    if isinstance(hint, Static):
-                        hint.update(
-                            Content.styled(
-                                f"{len(self._hidden)} earlier messages: scroll up to load them",
-                                "$text-muted",
-                            )
-                        )
-
-            def keep_place() -> None:
-                grown = self.virtual_size.height - before_height
-                self.scroll_to(y=self.scroll_y + grown, animate=False, immediate=True)
-
-            self.call_after_refresh(keep_place)
+            excess = len(mounted) + len(views) - WINDOW
+            if excess > 0:
+                drop: list[Widget] = list(mounted[-excess:])
+                self._later[:0] = [v.message for v in mounted[-excess:]]
+                drop += list(self.query(QueuedMessageView))
+                if self.selected in drop:
+                    self.selected = None
+                self.anchor(False)  # the end is not mounted: do not follow it
+                await self.remove_children(drop)
+            await self._update_hints()
+            if first is not None:
+                self._keep_place(first, place)
         finally:
-            self._loading_older = False
+            self._loading = False
+
+    async def _load_later(self) -> None:
+        """Mount the batch below the window; unmount what is beyond WINDOW above."""
+        try:
+            if not self._later or self.scroll_y < self.max_scroll_y - 1:
+                return
+            batch = self._later[:BATCH]
+            del self._later[:BATCH]
+            mounted = self._message_views()
+            excess = len(mounted) + len(batch) - WINDOW
+            kept = mounted[excess] if 0 < excess < len(mounted) else None
+            place = self._place(kept)
+            views: list[Widget] = [self.view_for(m, self._generation) for m in batch]
+            if not self._later:
+                views += [QueuedMessageView(q, self._queued_hint()) for q in self._queued]
+            if mounted:
+                await self.mount_all(views, after=mounted[-1])
+            else:
+                await self.mount_all(views)
+            if kept is not None:
+                drop = mounted[:excess]
+                self._hidden += [v.message for v in drop]
+                if self.selected in drop:
+                    self.selected = None
+                await self.remove_children(drop)
+            await self._update_hints()
+            if kept is not None:
+                self._keep_place(kept, place)
+            if not self._later:
+                # Back at the end: follow it again once the user scrolls to the bottom
+                # (Textual re-anchors a released anchor there; no public way to arm one).
+                self._anchored = True
+                self.release_anchor()
+        finally:
+            self._loading = False
+
+    @staticmethod
+    def _place(view: Widget | None) -> int:
+        """Where ``view`` is in the scrolled content (measure before mounting anything:
+        Textual cannot place widgets that were mounted but not laid out yet)."""
+        return view.virtual_region.y if view is not None else 0
+
+    def _keep_place(self, view: Widget, before: int) -> None:
+        """Keep ``view`` where it was on screen after views above it came or went."""
+
+        def keep() -> None:
+            if view.is_attached:
+                moved = view.virtual_region.y - before
+                self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True)
+
+        self.call_after_refresh(keep)
