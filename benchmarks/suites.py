@@ -757,20 +757,29 @@ async def b5_once(cfg: Config, data: Path, conv: Any, profile: bool = False) -> 
     }
 
 
-async def b5(cfg: Config) -> list[dict[str, Any]]:
+def long_and_short(cfg: Config, folder: str) -> tuple[Path, Any, Any]:
+    """A data folder holding a long conversation (2,000 messages; 600 quick) and an
+    80-message one of the same replies, the baseline: (folder, long, short)."""
     import datagen
 
-    from llmchat_tui.store import Store, encode_conversation
+    from llmchat_tui.store import Store
 
-    size = cfg.pick(2000, 600)
-    reps = cfg.pick(3, 1)
-    data = cfg.tmp / "b5-data"
+    data = cfg.tmp / folder
     store = Store(data)
     store.open()
-    big = datagen.make_conversation(size, reply_tokens=200, seed=5)
+    big = datagen.make_conversation(cfg.pick(2000, 600), reply_tokens=200, seed=5)
     small = datagen.make_conversation(80, reply_tokens=200, seed=5)
     store.save(big)
     store.save(small)
+    return data, big, small
+
+
+async def b5(cfg: Config) -> list[dict[str, Any]]:
+    from llmchat_tui.store import encode_conversation
+
+    reps = cfg.pick(3, 1)
+    data, big, small = long_and_short(cfg, "b5-data")
+    size = len(big.messages)
     big_bytes = len(encode_conversation(big))
     runs: dict[str, list[dict[str, Any]]] = {"big": [], "small": []}
     await b5_once(cfg, data, small)  # warm-up: first-use imports and caches
@@ -876,19 +885,9 @@ async def b5b_once(cfg: Config, data: Path, conv: Any, profile: bool = False) ->
 
 
 async def b5b(cfg: Config) -> list[dict[str, Any]]:
-    import datagen
-
-    from llmchat_tui.store import Store
-
-    size = cfg.pick(2000, 600)
     reps = cfg.pick(2, 1)
-    data = cfg.tmp / "b5b-data"
-    store = Store(data)
-    store.open()
-    big = datagen.make_conversation(size, reply_tokens=200, seed=5)
-    small = datagen.make_conversation(80, reply_tokens=200, seed=5)
-    store.save(big)
-    store.save(small)
+    data, big, small = long_and_short(cfg, "b5b-data")
+    size = len(big.messages)
     runs: dict[str, list[dict[str, Any]]] = {"big": [], "small": []}
     await b5b_once(cfg, data, small)  # warm-up: first-use imports and caches
     for rep in range(reps):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from conftest import eventually
 from llmchat_tui import tokens
 from llmchat_tui.config import Settings
 from llmchat_tui.generation import Generation, RetryPolicy, State, TokenCount
@@ -27,16 +28,6 @@ from llmchat_tui.tee import Tee
 from openai_server import OpenAIServer, Reply
 
 HELLO = ["Hello", " world", "!", " How", " are", " you", "?"]  # one o200k token each
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Let the loop run until ``predicate()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-    return value
 
 
 @pytest.fixture(scope="module", autouse=True)

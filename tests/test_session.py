@@ -12,13 +12,13 @@ import asyncio
 import json
 import os
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import eventually
 from llmchat_tui import tokens
 from llmchat_tui.config import Settings
 from llmchat_tui.generation import State
@@ -29,16 +29,6 @@ from llmchat_tui.store import Store, StoreError
 from openai_server import OpenAIServer, Reply
 
 HELLO = ["Hello", " world", "!", " How", " are", " you", "?"]
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Let the loop run until ``predicate()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-    return value
 
 
 class Clock:
