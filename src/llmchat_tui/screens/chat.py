@@ -38,11 +38,11 @@ from llmchat_tui.sanitize import clean_line
 from llmchat_tui.screens import commands
 from llmchat_tui.screens.composer import Composer
 from llmchat_tui.session import ChatSession, Turn
-from llmchat_tui.store import StoreError, Summary
+from llmchat_tui.store import StoreError
 from llmchat_tui.widgets.find_bar import FindBar
 from llmchat_tui.widgets.messages import MessagePane
 from llmchat_tui.widgets.prompt import PromptInput
-from llmchat_tui.widgets.sidebar import Row, Sidebar
+from llmchat_tui.widgets.sidebar import Sidebar, row_of
 from llmchat_tui.widgets.status_bar import StatusBar
 from llmchat_tui.widgets.welcome import Welcome
 
@@ -52,22 +52,6 @@ LARGE_DRAFT = 20_000  # characters; longer drafts are counted in a thread
 NARROW = 100  # columns; below this the sidebar hides unless the user shows it
 UNDO_SECONDS = 10.0  # how long a delete can be undone with the undo key
 SAVE_RETRY_S = 5.0  # seconds between tries to save a chat whose save failed
-
-
-def row_of(
-    conversation: Conversation | Summary, generating: bool = False, draft_only: bool = False
-) -> Row:
-    """The sidebar row of a conversation (open or only summarised)."""
-    if isinstance(conversation, Summary):
-        draft_only = conversation.message_count == 0
-    return Row(
-        id=conversation.id,
-        title=conversation.title,
-        updated_at=conversation.updated_at,
-        model=conversation.model,
-        generating=generating,
-        draft_only=draft_only,
-    )
 
 
 class ChatScreen(Screen[None]):

@@ -22,6 +22,7 @@ from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
 from llmchat_tui.screens.options_dialog import RequestOptionsDialog
 from llmchat_tui.screens.pickers import PickerDialog, SystemPromptDialog
 from llmchat_tui.store import StoreError
+from llmchat_tui.widgets.sidebar import row_of
 
 if TYPE_CHECKING:
     from llmchat_tui.screens.chat import ChatScreen
@@ -47,7 +48,6 @@ def rename(screen: ChatScreen, conversation_id: str) -> None:
         except (OSError, StoreError) as error:
             screen.tell(f"Could not rename: {error}", severity="error")
             return
-        from llmchat_tui.screens.chat import row_of
 
         screen.sidebar.upsert(
             row_of(conversation, session.is_generating(conversation_id)), to_top=False
@@ -77,8 +77,6 @@ def delete_conversation(screen: ChatScreen, conversation_id: str) -> None:
             return
 
         async def restore() -> None:
-            from llmchat_tui.screens.chat import row_of
-
             conversation = await session.restore(entry)
             screen.sidebar.upsert(row_of(conversation), to_top=False)
             await screen.open(conversation)
@@ -256,7 +254,6 @@ def edit_request_options(screen: ChatScreen) -> None:
 
 async def after_settings_change(screen: ChatScreen, conversation: Conversation, note: str) -> None:
     """Save a conversation whose settings changed and show the change."""
-    from llmchat_tui.screens.chat import row_of
 
     session = screen.session
     try:

@@ -23,8 +23,9 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from llmchat_tui.keymap import Keymap
-from llmchat_tui.models import parse_iso
+from llmchat_tui.models import Conversation, parse_iso
 from llmchat_tui.sanitize import clean_line
+from llmchat_tui.store import Summary
 from llmchat_tui.widgets.ordered_keys import forward_if_focus_moved, run_binding_now
 
 
@@ -393,3 +394,19 @@ class Sidebar(Vertical):
         self.show_only(None)
         if event.was_empty:
             self.post_message(self.Left())
+
+
+def row_of(
+    conversation: Conversation | Summary, generating: bool = False, draft_only: bool = False
+) -> Row:
+    """The sidebar row of a conversation (open or only summarised)."""
+    if isinstance(conversation, Summary):
+        draft_only = conversation.message_count == 0
+    return Row(
+        id=conversation.id,
+        title=conversation.title,
+        updated_at=conversation.updated_at,
+        model=conversation.model,
+        generating=generating,
+        draft_only=draft_only,
+    )
