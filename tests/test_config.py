@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from llmchat_tui import cli, paths
-from llmchat_tui.config import (
-    DEFAULT_MODEL,
-    ConfigError,
-    Settings,
-    load_settings,
-    resolve_api_key,
-)
+from llmchat_tui.config import DEFAULT_MODEL, ConfigError, Settings
+from llmchat_tui.config_load import load_settings, resolve_api_key
 
 
 def write_config(text: str):

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from llmchat_tui.config import ConfigError, load_settings, read_config_file, remember_server
+from llmchat_tui.config import ConfigError, read_config_file
+from llmchat_tui.config_file import remember_server
+from llmchat_tui.config_load import load_settings
 
 URL = "http://127.0.0.1:8080/v1"
 MODEL = "llama3.2"

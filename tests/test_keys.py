@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from llmchat_tui import cli, factory
-from llmchat_tui.config import ConfigError, for_profile, load_settings, resolve_api_key
+from llmchat_tui.config import ConfigError
+from llmchat_tui.config_load import for_profile, load_settings, resolve_api_key
 from llmchat_tui.config_target import (
     precedence_markdown,
     resolve_target,

@@ -12,6 +12,7 @@ CORE = [
     "config",
     "config_file",
     "config_target",
+    "config_load",
     "paths",
     "budget",
     "blocks",

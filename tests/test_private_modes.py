@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     home, out = Path(sys.argv[1]), Path(sys.argv[2])
 
     from llmchat_tui import cli, logs, tokens
-    from llmchat_tui.config import remember_server
+    from llmchat_tui.config_file import remember_server
     from llmchat_tui.models import Conversation, Message
     from llmchat_tui.paths import default_config_file
     from llmchat_tui.store import Store

@@ -149,7 +149,8 @@ def _valid(text: str, what: str) -> str:
 def run_ask(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run ``llmchat-tui ask`` with its parsed arguments."""
     from llmchat_tui import paths
-    from llmchat_tui.config import ConfigError, load_settings
+    from llmchat_tui.config import ConfigError
+    from llmchat_tui.config_load import load_settings
     from llmchat_tui.config_target import resolve_target
     from llmchat_tui.logs import setup_logging
     from llmchat_tui.store import Store, StoreError, StoreLocked

@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_app(args: argparse.Namespace) -> int:
     """The full-screen chat app."""
-    from llmchat_tui.config import ConfigError, config_file_exposes_key, load_settings
+    from llmchat_tui.config import ConfigError, config_file_exposes_key
+    from llmchat_tui.config_load import load_settings
     from llmchat_tui.config_target import resolve_target
 
     flags = {
@@ -352,7 +353,8 @@ def run_subcommand(name: str, args: argparse.Namespace) -> int:
 
         return run_ask(args, command_parser(name))
 
-    from llmchat_tui.config import ConfigError, load_settings
+    from llmchat_tui.config import ConfigError
+    from llmchat_tui.config_load import load_settings
     from llmchat_tui.sanitize import clean_line
     from llmchat_tui.store import Store, StoreError
 

@@ -11,7 +11,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -314,94 +314,6 @@ def config_location(config_path: Path | None, environ: Mapping[str, str]) -> tup
     return paths.default_config_file(), False
 
 
-def load_settings(
-    *,
-    flags: dict[str, Any] | None = None,
-    config_path: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Build the start-up :class:`Settings` from flags, environment, config file, defaults.
-
-    ``base_url``, ``model`` and the key follow the precedence in
-    :mod:`llmchat_tui.config_target`; every other setting comes from a flag,
-    then the environment (``LLMCHAT_DATA_DIR``), then the file. ``config_path``
-    is the ``--config`` flag: a missing file is then an error.
-    """
-    from llmchat_tui.config_target import apply_target
-
-    env = os.environ if environ is None else environ
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    path, required = config_location(config_path, env)
-    settings = Settings()
-    settings.sources = {f.name: "default" for f in fields(Settings) if "doc" in f.metadata}
-
-    file_values: dict[str, Any] = {}
-    if required or path.exists():
-        file_values = read_config_file(path)
-    settings.config_file = path
-    for key, value in file_values.items():
-        setattr(settings, key, value)
-        settings.sources[key] = f"config file {path}"
-
-    if flags.get("profile"):
-        settings.profile = flags["profile"]
-        settings.sources["profile"] = "--profile"
-    if settings.profile and settings.profile not in settings.profiles:
-        known = ", ".join(sorted(settings.profiles)) or "none are defined"
-        raise ConfigError(f"unknown profile {settings.profile!r} (profiles: {known})")
-
-    if env.get("LLMCHAT_DATA_DIR"):
-        settings.data_dir = env["LLMCHAT_DATA_DIR"]
-        settings.sources["data_dir"] = "environment LLMCHAT_DATA_DIR"
-    for key, value in flags.items():
-        if key not in ("base_url", "model", "profile"):
-            setattr(settings, key, value)
-            settings.sources[key] = f"--{key.replace('_', '-')}"
-
-    settings.layers = Layers(
-        file=file_values,
-        environ=env,
-        flags=flags,
-        profile=settings.profile,
-        explicit=bool(flags.get("profile")),
-        path=path,
-    )
-    apply_target(settings)
-    return settings
-
-
-def for_profile(settings: Settings, name: str) -> Settings:
-    """A copy of ``settings`` for profile ``name`` picked in the app ("" = a plain copy).
-
-    The profile's base_url, model, stream_usage and keys come from the config
-    file's top level and that profile only (never from the start-up profile,
-    nor from --base-url/--model); ``warnings`` says what the user should know.
-    """
-    from llmchat_tui.config_target import apply_target, layers_for
-
-    copy = replace(settings)
-    copy.sources = dict(settings.sources)
-    copy.warnings = list(settings.warnings)
-    if not name:
-        return copy
-    copy.layers = layers_for(settings, name)
-    copy.profile = name
-    apply_target(copy)
-    return copy
-
-
-def remember_server(path: Path, base_url: str, model: str) -> None:
-    """Save a server picked at first run into the config file at ``path``.
-
-    See :func:`llmchat_tui.config_file.remember_server`: the keys go to the
-    top level, the rest of the file is kept byte for byte, the write is atomic
-    and checked; raises :class:`ConfigError` (old file untouched) otherwise.
-    """
-    from llmchat_tui.config_file import remember_server as save
-
-    save(path, base_url, model)
-
-
 def config_file_exposes_key(path: Path) -> bool:
     """True when ``path`` holds an ``api_key`` and others can read it."""
     try:
@@ -409,18 +321,6 @@ def config_file_exposes_key(path: Path) -> bool:
     except OSError:
         return False
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
-
-
-def resolve_api_key(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
-    """The API key ``settings`` send: only one paired with their base URL ("" for none).
-
-    See :func:`llmchat_tui.config_target.resolve_target`, which also says
-    where the key came from and what to tell the user. Raises
-    :class:`ConfigError` when the paired ``api_key_command`` fails.
-    """
-    from llmchat_tui.config_target import resolve_target
-
-    return resolve_target(settings, environ=environ).api_key
 
 
 def starting_theme(settings: Settings, remembered: object, remembered_at: object) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 
 from llmchat_tui import attachments, budget, titles, tokens
 from llmchat_tui.attachments import Attachment
-from llmchat_tui.config import Settings, for_profile
+from llmchat_tui.config import Settings
+from llmchat_tui.config_load import for_profile
 from llmchat_tui.config_target import apply_target, layers_of
 from llmchat_tui.generation import Generation, RetryPolicy
 from llmchat_tui.llm import ChatClient
@@ -229,7 +230,7 @@ class ChatSession:
         "", an unknown profile or the start-up profile give the start-up
         settings (flags and environment as at start). Any other profile is
         built from the config file's top level and that profile only
-        (:func:`~llmchat_tui.config.for_profile`): its base_url, model and key
+        (:func:`~llmchat_tui.config_load.for_profile`): its base_url, model and key
         never come from the start-up profile. Its ``warnings`` say what the
         user should be told (a key withheld, a key sent over plain http).
         """

@@ -383,7 +383,8 @@ class ChatScreen(Screen[None]):
 
     @on(Welcome.ServerChosen)
     async def _server_chosen(self, event: Welcome.ServerChosen) -> None:
-        from llmchat_tui.config import ConfigError, remember_server
+        from llmchat_tui.config import ConfigError
+        from llmchat_tui.config_file import remember_server
 
         server = event.server
         model = server.models[0] if server.models else self.settings.model

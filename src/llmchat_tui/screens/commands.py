@@ -1,6 +1,6 @@
 """Commands of the chat screen that go through a dialog: rename, delete, pickers, export.
 
-Each function takes the :class:`~llmchat_tui.screens.chat.ChatScreen`, opens its
+Each function takes the chat screen (as a :class:`ChatHost`), opens its
 dialog, and on the user's answer calls the session and updates the screen. They
 live here so the screen's module keeps to the chat itself.
 """
@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from llmchat_tui import attachments, paths
 from llmchat_tui.models import Conversation, Message
@@ -25,15 +25,52 @@ from llmchat_tui.store import StoreError
 from llmchat_tui.widgets.sidebar import row_of
 
 if TYPE_CHECKING:
-    from llmchat_tui.screens.chat import ChatScreen
-    from llmchat_tui.session import Turn
+    from textual.app import App
+    from textual.notifications import SeverityLevel
+
+    from llmchat_tui.config import Settings
+    from llmchat_tui.generation import Generation
+    from llmchat_tui.keymap import Keymap
+    from llmchat_tui.session import ChatSession, Turn
+    from llmchat_tui.widgets.prompt import PromptInput
+    from llmchat_tui.widgets.sidebar import Sidebar
+
+
+class ChatHost(Protocol):
+    """What these commands use of the chat screen (the screen passes itself), so this
+    module needs no import of the screen's."""
+
+    app: App[None]
+    conversation: Conversation
+    keymap: Keymap
+    session: ChatSession
+    settings: Settings
+    sidebar: Sidebar
+    prompt: PromptInput
+
+    def tell(
+        self,
+        message: str,
+        *,
+        severity: SeverityLevel = "information",
+        timeout: float = 4,
+        title: str = "",
+    ) -> None: ...
+    def offer_undo(self, what: str, undo: Callable[[], Awaitable[None]]) -> None: ...
+    async def open(self, conversation: Conversation) -> None: ...
+    async def forget(self, conversation_id: str) -> None: ...
+    async def redraw(self) -> None: ...
+    def show_status(self, conversation: Conversation, generation: Generation | None) -> None: ...
+    def update_estimate(self) -> None: ...
+    def warn_once(self, warnings: list[str]) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
 TurnMaker = Callable[[Conversation], Awaitable["Turn"]]
 
 
-def rename(screen: ChatScreen, conversation_id: str) -> None:
+def rename(screen: ChatHost, conversation_id: str) -> None:
     """Ask for a new title and save it."""
     session = screen.session
     row = screen.sidebar.rows.get(conversation_id)
@@ -56,7 +93,7 @@ def rename(screen: ChatScreen, conversation_id: str) -> None:
     screen.app.push_screen(RenameDialog(row.title if row else ""), done)
 
 
-def delete_conversation(screen: ChatScreen, conversation_id: str) -> None:
+def delete_conversation(screen: ChatHost, conversation_id: str) -> None:
     """Ask, then move a conversation to the trash (its reply is stopped first)."""
     row = screen.sidebar.rows.get(conversation_id)
     title = clean_line(row.title if row else "this conversation", 50)
@@ -91,7 +128,7 @@ def delete_conversation(screen: ChatScreen, conversation_id: str) -> None:
     screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
 
 
-def delete_message(screen: ChatScreen, message: Message) -> None:
+def delete_message(screen: ChatHost, message: Message) -> None:
     """Ask, then move one message of the open conversation to the trash."""
     conversation = screen.conversation
     session = screen.session
@@ -126,7 +163,7 @@ def delete_message(screen: ChatScreen, message: Message) -> None:
     screen.app.push_screen(ConfirmDialog(question, screen.keymap), done)
 
 
-def pick_model(screen: ChatScreen) -> None:
+def pick_model(screen: ChatHost) -> None:
     """Choose the open conversation's model from the server's list."""
     conversation = screen.conversation
     session = screen.session
@@ -149,7 +186,7 @@ def pick_model(screen: ChatScreen) -> None:
     )
 
 
-def pick_profile(screen: ChatScreen) -> None:
+def pick_profile(screen: ChatHost) -> None:
     """Move the open conversation to another provider profile."""
     settings = screen.settings
     profiles = sorted(settings.profiles)
@@ -183,7 +220,7 @@ def pick_profile(screen: ChatScreen) -> None:
     )
 
 
-def edit_system_prompt(screen: ChatScreen) -> None:
+def edit_system_prompt(screen: ChatHost) -> None:
     """Edit the open conversation's system prompt."""
     conversation = screen.conversation
 
@@ -201,7 +238,7 @@ def edit_system_prompt(screen: ChatScreen) -> None:
     )
 
 
-def attach_file(screen: ChatScreen) -> None:
+def attach_file(screen: ChatHost) -> None:
     """Pick a file under the working folder; ``@path`` goes into the prompt."""
     folder = Path.cwd()
 
@@ -231,7 +268,7 @@ def attach_file(screen: ChatScreen) -> None:
     )
 
 
-def edit_request_options(screen: ChatScreen) -> None:
+def edit_request_options(screen: ChatHost) -> None:
     """Edit the open conversation's request options."""
     conversation = screen.conversation
 
@@ -252,7 +289,7 @@ def edit_request_options(screen: ChatScreen) -> None:
     )
 
 
-async def after_settings_change(screen: ChatScreen, conversation: Conversation, note: str) -> None:
+async def after_settings_change(screen: ChatHost, conversation: Conversation, note: str) -> None:
     """Save a conversation whose settings changed and show the change."""
 
     session = screen.session
@@ -270,7 +307,7 @@ async def after_settings_change(screen: ChatScreen, conversation: Conversation, 
     screen.tell(note, timeout=3)
 
 
-def export(screen: ChatScreen, kind: str) -> None:
+def export(screen: ChatHost, kind: str) -> None:
     """Write the open conversation to a Markdown or JSON file and say where."""
     from llmchat_tui import exporting
     from llmchat_tui.store import atomic_write_bytes
