@@ -44,8 +44,10 @@ def test_tab_completes_the_name_and_the_file_reaches_the_model(
     term.wait_for_text("@notes-otters.txt say?")
     term.press("enter")
     wait_for_state(term, "complete")
-    screen = term.wait_for_text("📎 notes-otters.txt (34 B)")
-    assert "They do." in screen
+    term.wait_until(
+        lambda s: "📎 notes-otters.txt (34 B)" in s and "They do." in s,
+        what="the chip and the reply",
+    )
     sent = last_user_text(server.chat_requests[-1].body)
     assert sent == (
         "what do @notes-otters.txt say?\n\n"

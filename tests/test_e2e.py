@@ -232,9 +232,11 @@ def test_unreadable_file_is_reported_and_left_alone(
     garbage.write_bytes(garbage_bytes)
 
     term = launch(wait_ready=False)
-    screen = term.wait_for_text("Skipped 1 unreadable")
-    assert "broken01.json" in screen, screen
-    assert "a readable chat" in screen  # the good one is listed
+    term.wait_until(
+        lambda s: "Skipped 1 unreadable" in s and "broken01.json" in s,
+        what="the notification naming the file",
+    )
+    term.wait_for_text("a readable chat")  # the good one is listed
     term.wait_for_text("New conversation")
     open_first_conversation(term)
     term.wait_for_text("Readable answer.")
