@@ -85,3 +85,20 @@ def test_the_picker_puts_the_path_in_the_prompt(
     term.press("enter")
     term.wait_until(lambda s: "check @docs/plan.md" in prompt_row(s), what="the path inserted")
     quit_app(term)
+
+
+def test_keys_after_a_completion_keep_their_order(
+    launch: Launch, server: OpenAIServer, tmp_path: Path
+) -> None:
+    """Tab runs a binding; the keys typed after it (in the same write) used to come
+    back out of order now and then ("say?" as "s?ay")."""
+    (tmp_path / "notes-otters.txt").write_text("Otters.\n")
+    term = launch()
+    for n in range(4):
+        term.send(f"q{n} @notes-o\tsay what{n}?\x0a")  # Ctrl+J: a new line
+    expected = "\n".join(f"q{n} @notes-otters.txt say what{n}?" for n in range(4))
+    term.wait_until(lambda s: "say what3?" in s, what="all four lines typed")
+    term.press("enter")
+    wait_for_state(term, "complete")
+    assert last_user_text(server.chat_requests[-1].body).startswith(expected + "\n")
+    quit_app(term)

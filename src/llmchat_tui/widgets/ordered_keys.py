@@ -20,6 +20,9 @@ from textual.widgets import Input
 #: Widgets that ran a binding and must hand the keys already queued for them back to
 #: the app, which routes them once the binding's effects (a focus change) are done.
 _handing_back: weakref.WeakSet[Widget] = weakref.WeakSet()
+#: How many keys each widget handed back that have not come back yet: until they
+#: have, newer keys go the same way, so none can overtake them.
+_in_flight: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
 #: The keys handed back (a subclass would not reach ``_on_key``: Textual picks the
 #: handler by the message's class name).
 _handed_back: weakref.WeakSet[events.Key] = weakref.WeakSet()
@@ -54,20 +57,23 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
     value, a key that opens a dialog) was queued for the old widget before the move
     ran: it belongs where the focus went.
     """
-    if event in _handed_back:
-        _handing_back.discard(widget)  # the app routed it here: the queue is in order
-        return False
+    returned = event in _handed_back
+    if returned:
+        # The app routed it here: it and the keys behind it are in order again.
+        _handing_back.discard(widget)
+        _in_flight[widget] = max(0, _in_flight.get(widget, 1) - 1)
     focused = widget.app.focused
     if focused is not None and focused is not widget:
         event.stop()
         event.prevent_default()
         focused.post_message(events.Key(event.key, event.character))
         return True
-    if widget in _handing_back:
+    if not returned and (widget in _handing_back or _in_flight.get(widget, 0)):
         event.stop()
         event.prevent_default()
         again = events.Key(event.key, event.character)
         _handed_back.add(again)
+        _in_flight[widget] = _in_flight.get(widget, 0) + 1
         widget.app.post_message(again)
         return True
     return False
