@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
-from app_pty import EXECUTABLE, focus_sidebar, quit_app
+from app_pty import EXECUTABLE, focus_sidebar, footer, quit_app
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
 from terminal import Terminal
@@ -86,6 +86,8 @@ def test_opening_a_search_hit_shows_where_the_words_are(launch: Launch, data_dir
     )
     term.send("typed")  # the prompt has the focus; Ctrl+S goes to the bar
     term.wait_until(lambda s: "typed" in s and "1/3" in s, what="text in the prompt")
-    term.press("ctrl+s", "enter")
+    term.press("ctrl+s")
+    term.wait_until(lambda s: "Close find" in footer(s), what="the find bar focused")
+    term.press("enter")
     term.wait_for_text("2/3")
     quit_app(term)
