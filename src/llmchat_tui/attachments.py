@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmchat_tui.fields import Unusable
+from llmchat_tui.fields import Converted, Unusable
 from llmchat_tui.sanitize import clean_line, normalize_newlines
 
 #: Limits checked before anything is sent.
@@ -111,8 +111,6 @@ def read_attachments(raw: Any) -> Any:
         except Unusable:
             continue
     if len(found) != len(raw):
-        from llmchat_tui.fields import Converted
-
         return Converted(found)
     return found
 

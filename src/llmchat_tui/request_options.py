@@ -104,13 +104,12 @@ class RequestOptions:
         words = []
         for name, value in self.to_dict().items():
             label = RULES[name][1]
-            shown = (
-                f"{value:g}"
-                if isinstance(value, float)
-                else (
-                    f"{value:,}" if isinstance(value, int) and name == "max_tokens" else str(value)
-                )
-            )
+            if isinstance(value, float):
+                shown = f"{value:g}"
+            elif name == "max_tokens":
+                shown = f"{value:,}"
+            else:
+                shown = str(value)
             words.append(f"{label} {shown}")
         return " · ".join(words)
 

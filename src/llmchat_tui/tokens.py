@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmchat_tui import paths
+from llmchat_tui.attachments import data_url_tokens
 
 if TYPE_CHECKING:
     import tiktoken
@@ -151,8 +152,6 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
 
 def _count_parts(encoding_name: str, parts: list[Any]) -> int:
-    from llmchat_tui.attachments import data_url_tokens
-
     total = 0
     for part in parts:
         if not isinstance(part, Mapping):

@@ -878,10 +878,7 @@ class ChatScreen(Screen[None]):
         if issues:
             # Each issue starts with the file's path: the log has it; the notification
             # stays short enough to be read whole.
-            path = str(self.session.store.data_dir)
-            first = clean_line(
-                issues[0].split(".json: ", 1)[-1] if path in issues[0] else issues[0], 90
-            )
+            first = clean_line(issues[0].split(".json: ", 1)[-1], 90)
             self.tell(
                 f"Some fields of this conversation's file were wrong and were ignored or "
                 f"converted ({len(issues)}, e.g. {first}); the file was not changed. "
