@@ -1147,12 +1147,16 @@ def demo_reply_factory(delay: float, first_delay: float) -> Callable[[Recorded],
 
     def build(request: Recorded) -> Reply:
         words = set(re.findall(r"[a-z]+", last_user_text(request.body).lower()))
-        if "error" in words:
+        model = str(request.body.get("model") or "")
+        if "error" in words or "broken" in model:
             return Reply(status=500, first_delay=first_delay)
         text = DEMO_ANSWER
         if "long" in words:
             text = "".join(make_tokens(2000))
-        reply = Reply.text(text, delay=delay, first_delay=first_delay)
+        # Each model its own pace and first line, so models compared side by side differ.
+        pace = 1 + sum(model.encode()) % 3
+        text = f"*{model or 'This model'} answering.* " + text
+        reply = Reply.text(text, delay=delay * pace, first_delay=first_delay * pace)
         if "think" in words:
             reply.reasoning = split_words(DEMO_REASONING)
         if "cut" in words:
@@ -1166,7 +1170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Serve a fake OpenAI-compatible streaming API on 127.0.0.1.",
         epilog="Last user message words: 'long' (~2,000 words), 'cut' (drop after 20 "
-        "chunks), 'think' (reasoning first), 'error' (HTTP 500).",
+        "chunks), 'think' (reasoning first), 'error' (HTTP 500); a model named '*broken*' "
+        "always answers HTTP 500 (to see one model of a compare fail).",
     )
     parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     parser.add_argument("--delay", type=float, default=0.02, help="seconds between chunks")

@@ -447,3 +447,5 @@ def test_demo_reply_factory() -> None:
     assert build(rec("please cut it")).cut_after == 20
     assert build(rec("think first")).reasoning
     assert build(rec("error")).status == 500
+    model_b = type("R", (), {"body": {"model": "b-broken", "messages": []}})()
+    assert build(model_b).status == 500

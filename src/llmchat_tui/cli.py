@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"llmchat-tui {__version__}")
     add_global_options(parser, top=True)
+    parser.add_argument(
+        "--compare",
+        metavar="MODEL,MODEL[,...]",
+        help="start with a new chat whose messages go to 2-4 models at once, side by side "
+        "(each [PROFILE:]MODEL); keep one reply to go on with it",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS)
     for name, _arguments, what in COMMANDS:
         sub = commands.add_parser(
@@ -272,6 +278,14 @@ def run_app(args: argparse.Namespace) -> int:
             f"{settings.config_file} holds an API key and other users can read it: "
             f"chmod 600 it, or use api_key_command."
         )
+    compared: list[str] | None = None
+    if args.compare:
+        from llmchat_tui.compare import CompareError, parse_models
+
+        try:
+            compared = [r.label for r in parse_models(args.compare, settings.profiles)]
+        except CompareError as error:
+            return usage_error(f"--compare: {error}")
     setup_logging(target.api_key)
 
     from llmchat_tui.store import Store, StoreError, StoreLocked
@@ -300,7 +314,7 @@ def run_app(args: argparse.Namespace) -> int:
         from llmchat_tui.factory import build_app
 
         try:
-            app = build_app(settings, store, skipped=skipped, warnings=warnings)
+            app = build_app(settings, store, skipped=skipped, warnings=warnings, compare=compared)
         except ConfigError as error:
             return usage_error(str(error))
         result = app.run()

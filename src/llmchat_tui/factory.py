@@ -91,6 +91,7 @@ def build_app(
     probe_servers: list[tuple[str, int]] | None = None,
     clock: Callable[[], float] | None = None,
     client_factory: ClientFactory = make_client,
+    compare: list[str] | None = None,
 ) -> ChatApp:
     """The app for ``settings`` on an opened ``store``.
 
@@ -99,7 +100,8 @@ def build_app(
     there. ``first_run`` defaults to "nothing configured": no key and the
     default OpenAI URL. The target's warnings (a key withheld, a key in the
     clear) are shown at start with ``warnings``. Raises ConfigError when the
-    key command fails.
+    key command fails. ``compare``: the new chat on screen sends each message to
+    these models (``[profile:]model`` labels, already checked).
     """
     from llmchat_tui.app import ChatApp
 
@@ -109,10 +111,13 @@ def build_app(
     )
     if first_run is None:
         first_run = not target.key_source and target.base_url == OPENAI_BASE_URL
-    return ChatApp(
+    app = ChatApp(
         session,
         skipped=skipped,
         warnings=[*(warnings or []), *target.warnings],
         first_run=first_run,
         probe_servers=probe_servers,
     )
+    if compare:
+        app.warnings += session.set_compare(app.chat.conversation, compare)
+    return app

@@ -180,6 +180,7 @@ class Generation:
 
         self._task: asyncio.Task[None] | None = None
         self._interrupted = False
+        self._stop_early = False
         self._tee_cursor = 0
         self._counted = (0, 0)  # text and reasoning cursors of the token estimate
         self._counted_tokens = 0
@@ -303,6 +304,8 @@ class Generation:
         self._interrupted = interrupted
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        elif self._task is None:
+            self._stop_early = True  # not started yet: it ends as soon as it starts
         return True
 
     def interrupt_now(self) -> None:
@@ -324,6 +327,16 @@ class Generation:
         self._task = asyncio.current_task()
         self.message.status = Status.STREAMING
         self.message.model = self.model
+        if self._stop_early:  # stopped before it started: nothing was sent
+            self._end(State.CANCELLED, None)
+            if self._interrupted:
+                self.message.status = Status.INTERRUPTED
+            try:
+                await self._final_save()
+            finally:
+                self.done.set()
+                self.changed.set()
+            return
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         try:
             await self._attempts()

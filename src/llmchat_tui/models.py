@@ -181,6 +181,9 @@ class Message:
     reasoning: str = ""
     error: str | None = None
     model: str | None = None
+    #: The profile that served a reply when it was not the conversation's own
+    #: (a compare across providers); None otherwise.
+    profile: str | None = None
     finish_reason: str | None = None
     ttft_s: float | None = None
     tokens_per_s: float | None = None
@@ -205,6 +208,7 @@ class Message:
                 reasoning=self.reasoning,
                 error=self.error,
                 model=self.model,
+                **({"profile": self.profile} if self.profile else {}),
                 finish_reason=self.finish_reason,
                 ttft_s=self.ttft_s,
                 tokens_per_s=self.tokens_per_s,
@@ -240,6 +244,7 @@ MESSAGE_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("reasoning", fields.text),
     ("error", optional(fields.text)),
     ("model", optional(fields.text)),
+    ("profile", optional(fields.text)),
     ("finish_reason", optional(fields.text)),
     ("ttft_s", optional(fields.seconds)),
     ("tokens_per_s", optional(fields.seconds)),
@@ -284,6 +289,9 @@ class Conversation:
     options: RequestOptions = field(default_factory=RequestOptions)
     nodes: list[Message] = field(default_factory=list)
     current_id: str | None = None
+    #: The models every message goes to while comparing (``[profile:]model``
+    #: labels, 2-4 of them); empty when the conversation does not compare.
+    compare: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._cache_key: tuple[int, str | None, int] | None = None
@@ -455,6 +463,7 @@ class Conversation:
             "current_id": self.current_id,
             # Only when set, so files of conversations without options stay as they were.
             **({"options": self.options.to_dict()} if not self.options.is_empty() else {}),
+            **({"compare": list(self.compare)} if self.compare else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -560,6 +569,16 @@ def _repair_tree(messages: list[Message], found: list[FieldIssue]) -> None:
             steps += 1
 
 
+def _model_list(raw: Any) -> Any:
+    """The models a conversation compares: 2-4 names (entries that are not text
+    are dropped; a list that cannot compare turns comparing off)."""
+    if not isinstance(raw, list):
+        raise fields.Unusable("not a list of models")
+    names = [item.strip() for item in raw if isinstance(item, str) and item.strip()]
+    usable = names if 2 <= len(names) <= 4 else []
+    return usable if usable == raw else fields.Converted(usable)
+
+
 #: How each saved field of :class:`Conversation` is read (``id`` comes from the
 #: file name, ``messages`` one by one through :data:`MESSAGE_FIELDS`).
 CONVERSATION_FIELDS: tuple[tuple[str, Converter], ...] = (
@@ -574,4 +593,5 @@ CONVERSATION_FIELDS: tuple[tuple[str, Converter], ...] = (
     ("draft", fields.text),
     ("options", RequestOptions.read),
     ("current_id", optional(fields.identifier)),
+    ("compare", _model_list),
 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llmchat_tui import attachments, budget, titles, tokens
+from llmchat_tui import attachments, budget, compare, titles, tokens
 from llmchat_tui.attachments import Attachment
 from llmchat_tui.config import Settings
 from llmchat_tui.config_load import for_profile
@@ -110,7 +110,9 @@ class ChatSession:
         self.clock = clock
         self.store = store
         self.conversations: dict[str, Conversation] = {}
-        self.generations: dict[str, Generation] = {}
+        #: Per conversation, the replies of its latest round: one, or one per
+        #: model of a compare (oldest first).
+        self.rounds: dict[str, list[Generation]] = {}
         self._save_locks: dict[str, asyncio.Lock] = {}
         self._ui_state: dict[str, object] | None = None
         self._retired: list[ChatClient] = []
@@ -244,8 +246,11 @@ class ChatSession:
         Built by the client factory from :meth:`settings_for`, so it talks to
         that profile's base_url with only the key paired with it.
         """
-        profile = conversation.profile
-        if profile not in self.settings.profiles:
+        return self.client_of(conversation.profile)
+
+    def client_of(self, profile: str | None) -> ChatClient:
+        """The client of ``profile`` (None, "" or unknown: the start-up profile's)."""
+        if not profile or profile not in self.settings.profiles:
             profile = self.settings.profile
         client = self._clients.get(profile)
         if client is None:
@@ -308,12 +313,19 @@ class ChatSession:
     # -- replies -----------------------------------------------------------
 
     def generation(self, conversation_id: str) -> Generation | None:
-        """The running or last reply of a conversation in this session."""
-        return self.generations.get(conversation_id)
+        """The running or last reply of a conversation in this session (the first
+        one of a compare)."""
+        replies = self.rounds.get(conversation_id)
+        return replies[0] if replies else None
+
+    def generations_of(self, conversation_id: str) -> list[Generation]:
+        """The replies of the conversation's latest round: one, or one per model
+        of a compare."""
+        return list(self.rounds.get(conversation_id, ()))
 
     def is_generating(self, conversation_id: str) -> bool:
-        generation = self.generations.get(conversation_id)
-        return generation is not None and generation.active
+        """Whether any reply of the conversation is still running."""
+        return any(g.active for g in self.rounds.get(conversation_id, ()))
 
     def prompt_estimate(self, conversation: Conversation, draft: str = "") -> tuple[int, bool]:
         """Tiktoken estimate of the next request, and whether it is exact."""
@@ -325,17 +337,19 @@ class ChatSession:
         """The context window of the conversation's model, if known: the config's
         ``context_windows``, else what its server said (:meth:`ask_server`), else
         the built-in table."""
-        model = conversation.model or self.settings.model
-        client = self._existing_client(conversation)
+        return self.model_limit(conversation.profile, conversation.model or self.settings.model)
+
+    def model_limit(self, profile: str | None, model: str) -> int | None:
+        """The context window of ``model`` as served by ``profile``'s server."""
+        client = self._existing_client(profile)
         info = self.server_info.get(client.base_url, model) if client is not None else None
         reported = info.context_window if info is not None else None
         return budget.context_window(model, self.settings.context_windows, reported)
 
-    def _existing_client(self, conversation: Conversation) -> ChatClient | None:
-        """:meth:`client_for` without making one (safe from a thread): None if the
-        conversation's profile has no client yet (so its server was not asked)."""
-        profile = conversation.profile
-        if profile not in self.settings.profiles:
+    def _existing_client(self, profile: str | None) -> ChatClient | None:
+        """:meth:`client_of` without making one (safe from a thread): None if the
+        profile has no client yet (so its server was not asked)."""
+        if not profile or profile not in self.settings.profiles:
             profile = self.settings.profile
         client = self._clients.get(profile)
         if client is None and self.client_factory is None:
@@ -345,17 +359,13 @@ class ChatSession:
     def server_asked(self, conversation: Conversation) -> bool:
         """Whether the conversation's server was asked about its model in this session."""
         model = conversation.model or self.settings.model
-        client = self._existing_client(conversation)
+        client = self._existing_client(conversation.profile)
         return client is not None and self.server_info.asked(client.base_url, model)
 
-    def _forget_provisional(self, conversation_id: str) -> None:
+    def _forget_provisional(self, generation: Generation) -> None:
         """A reply ended: the server has loaded the model now, so a window it gave
         only as the model's maximum (Ollama) is asked again next time."""
-        conversation = self.conversations.get(conversation_id)
-        client = self._existing_client(conversation) if conversation is not None else None
-        if conversation is not None and client is not None:
-            model = conversation.model or self.settings.model
-            self.server_info.forget_provisional(client.base_url, model)
+        self.server_info.forget_provisional(generation.client.base_url, generation.model)
 
     async def ask_server(self, conversation: Conversation) -> list[str]:
         """Ask the conversation's server (once per server and model) for its context
@@ -517,6 +527,74 @@ class ChatSession:
             found.append(attachment)
         return found
 
+    def set_compare(self, conversation: Conversation, specs: str | Sequence[str]) -> list[str]:
+        """Send every message of ``conversation`` to the models of ``specs``
+        (``[profile:]model``, 2-4 of them) until one reply is kept; returns the
+        warnings to show (a profile's key withheld or sent over plain http).
+
+        Raises :class:`~llmchat_tui.compare.CompareError` for a list that cannot
+        compare, and RuntimeError while a reply is running.
+        """
+        self._check_idle(conversation)
+        refs = compare.parse_models(specs, self.settings.profiles)
+        conversation.compare = [ref.label for ref in refs]
+        conversation.touch()
+        warnings: list[str] = []
+        for profile in sorted({ref.profile for ref in refs if ref.profile}):
+            if profile != self.settings.profile:
+                warnings += self.settings_for(profile).warnings
+        return warnings
+
+    def stop_comparing(self, conversation: Conversation) -> None:
+        """Back to one model (the conversation's own); the branch on screen stays."""
+        conversation.compare = []
+        conversation.touch()
+
+    async def keep(self, conversation: Conversation, message: Message) -> list[str]:
+        """Keep ``message``, a reply of the compare round on screen: it ends the
+        branch on screen, the others stay as its siblings (‹n/m›), comparing
+        stops and the conversation goes on with that reply's model (and profile).
+        Saved; returns the warnings to show about a new profile's key.
+
+        Raises ValueError when ``message`` is not in the round on screen, and
+        RuntimeError while a reply of the conversation is running.
+        """
+        self._check_idle(conversation)
+        if message not in compare.round_of(conversation):
+            raise ValueError("that reply is not one of the replies being compared")
+        before = (
+            conversation.current_id,
+            list(conversation.compare),
+            conversation.model,
+            conversation.profile,
+            conversation.base_url,
+        )
+        warnings: list[str] = []
+        if message.profile and message.profile != conversation.profile:
+            warnings = self.set_profile(conversation, message.profile)
+        conversation.model = message.model or conversation.model
+        conversation.show_branch(message)
+        conversation.compare = []
+        conversation.touch()
+        replies = self.rounds.get(conversation.id, [])
+        kept = [g for g in replies if g.message is message]
+        if replies:
+            self.rounds[conversation.id] = kept  # its figures are the status bar's now
+        try:
+            await self.save(conversation, force=True)
+        except BaseException:
+            (
+                conversation.current_id,
+                conversation.compare,
+                conversation.model,
+                conversation.profile,
+                conversation.base_url,
+            ) = before
+            if replies:
+                self.rounds[conversation.id] = replies
+            raise
+        return warnings
+
     def _answered(self, conversation: Conversation) -> Message:
         """The user message the last reply on screen answers (ValueError if none)."""
         for message in reversed(conversation.messages):
@@ -608,9 +686,11 @@ class ChatSession:
             conversation.current_id, conversation.updated_at = current, updated_at
             conversation.changed()
             raise
-        generation = self.generations.get(conversation.id)
-        if generation is not None and generation.message is message:
-            del self.generations[conversation.id]
+        kept = [g for g in self.rounds.get(conversation.id, ()) if g.message is not message]
+        if kept:
+            self.rounds[conversation.id] = kept
+        else:
+            self.rounds.pop(conversation.id, None)
         return entry
 
     async def restore_message(self, conversation: Conversation, entry: TrashEntry) -> None:
@@ -623,11 +703,11 @@ class ChatSession:
     async def delete(self, conversation_id: str) -> TrashEntry | None:
         """Move a conversation to the trash (its reply stopped first); None if it was
         never saved. Undo with :meth:`restore`."""
-        generation = self.generations.get(conversation_id)
-        if generation is not None and generation.active:
-            generation.cancel()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(generation.done.wait(), 2)
+        for generation in self.rounds.get(conversation_id, ()):
+            if generation.active:
+                generation.cancel()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(generation.done.wait(), 2)
         conversation = self.conversations.pop(conversation_id, None)
         lock = self._save_locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
@@ -727,23 +807,65 @@ class ChatSession:
     ) -> Generation:
         """Start the reply to the branch on screen: a new message below its end, or
         ``continues`` (a partial reply) extended. Saved before it is returned."""
-        model = conversation.model or self.settings.model
+        if conversation.compare and continues is None:
+            return (await self._compare_replies(conversation))[0]
+        generation = self._start_reply(conversation, extra, continues)
+        await self.save(conversation)
+        self.rounds[conversation.id] = [generation]
+        return generation
+
+    async def _compare_replies(self, conversation: Conversation) -> list[Generation]:
+        """One reply per model of the compare to the branch on screen, as siblings
+        (the first one on screen). Saved before they are returned."""
+        question = conversation.current
+        refs = compare.parse_models(conversation.compare, self.settings.profiles)
+        replies = []
+        for number, ref in enumerate(refs):
+            replies.append(
+                self._start_reply(conversation, parent=question, ref=ref, tee=number == 0)
+            )
+        conversation.current_id = replies[0].message.id
+        await self.save(conversation)
+        self.rounds[conversation.id] = replies
+        return replies
+
+    def _start_reply(
+        self,
+        conversation: Conversation,
+        extra: list[dict[str, Any]] | None = None,
+        continues: Message | None = None,
+        *,
+        parent: Message | None = None,
+        ref: compare.ModelRef | None = None,
+        tee: bool = True,
+    ) -> Generation:
+        """A new reply (below ``parent``, or the end of the branch on screen) or
+        ``continues`` extended, from ``ref``'s model and profile (default: the
+        conversation's), not started and not saved yet. ``tee``: copy it to the
+        ``tee_file`` (only the first reply of a compare is, so the copies of
+        replies streaming at once do not interleave)."""
+        profile = ref.profile if ref is not None and ref.profile else conversation.profile
+        model = ref.model if ref is not None else conversation.model or self.settings.model
         request = request_messages(conversation, self.store.read_attachment) + list(extra or [])
         estimate = None
         dropped = 0
-        limit = self.context_limit(conversation)
+        limit = self.model_limit(profile, model)
         if tokens.is_loaded(tokens.encoding_for_model(model).name):
             plan = budget.plan_request(request, model, limit)
             request, estimate, dropped = plan.messages, plan.prompt_tokens, plan.dropped
         if continues is None:
-            reply = conversation.add(
-                Message(role="assistant", status=Status.STREAMING, model=model)
-            )
+            new = Message(role="assistant", status=Status.STREAMING, model=model)
+            if ref is not None and ref.profile:
+                new.profile = ref.profile
+            if parent is None:
+                reply = conversation.add(new)
+            else:
+                reply = conversation.add(new, parent)
+                conversation.current_id = parent.id  # the next model is asked the same
         else:
             reply = continues
             reply.status = Status.STREAMING
             reply.error = None
-        await self.save(conversation)
 
         async def checkpoint() -> None:
             conversation.touch()
@@ -756,7 +878,7 @@ class ChatSession:
 
         generation = Generation(
             message=reply,
-            client=self.client_for(conversation),
+            client=self.client_of(profile),
             request=request,
             model=model,
             save=checkpoint,
@@ -770,18 +892,17 @@ class ChatSession:
             .fitted(limit - estimate if limit is not None and estimate is not None else None)
             .to_dict(),
             dropped=dropped,
-            tee=self._open_tee(conversation, model),
+            tee=self._open_tee(conversation, model) if tee else None,
             on_state=state_changed,
             continues=continues is not None,
             clock=self.clock if self.clock is not None else time.monotonic,
         )
-        self.generations[conversation_id] = generation
         return generation
 
     def _state_changed(self, conversation_id: str, generation: Generation) -> None:
         """Tell each ``on_generation_state`` callback (the app) that a reply changed state."""
         if not generation.active:
-            self._forget_provisional(conversation_id)
+            self._forget_provisional(generation)
         for callback in list(self.on_generation_state):
             try:
                 callback(conversation_id, generation)
@@ -789,9 +910,13 @@ class ChatSession:
                 log.exception("generation state callback failed")
 
     def cancel(self, conversation_id: str) -> bool:
-        """Stop the reply of one conversation; True if one was running."""
-        generation = self.generations.get(conversation_id)
-        return generation.cancel() if generation is not None else False
+        """Stop the replies of one conversation (every model of a compare); True if
+        one was running."""
+        stopped = [g.cancel() for g in self.rounds.get(conversation_id, ())]
+        return any(stopped)
+
+    def _all_generations(self) -> list[Generation]:
+        return [g for replies in self.rounds.values() for g in replies]
 
     async def close(self, *, interrupted: bool = False) -> None:
         """Stop every reply, save everything, close the client.
@@ -800,7 +925,7 @@ class ChatSession:
         streaming are saved as *interrupted*, with all the text that arrived.
         A conversation that cannot be saved stays in :attr:`unsaved`.
         """
-        running = [g for g in self.generations.values() if g.active]
+        running = [g for g in self._all_generations() if g.active]
         for generation in running:
             generation.cancel(interrupted=interrupted)
         for generation in running:
@@ -815,7 +940,7 @@ class ChatSession:
     def close_now(self) -> None:
         """:meth:`close` without waiting for anything (the process ends next): every
         streaming reply is ended as *interrupted* with its text, everything saved."""
-        for generation in self.generations.values():
+        for generation in self._all_generations():
             generation.interrupt_now()
         self._save_all_now()
 

@@ -216,6 +216,7 @@ def _message_json(message: Any) -> bytes:
         message.status,
         message.error,
         message.model,
+        message.profile,
         message.finish_reason,
         message.ttft_s,
         message.tokens_per_s,

@@ -29,13 +29,14 @@ from textual.worker import get_current_worker
 
 from llmchat_tui import budget, paths, tokens
 from llmchat_tui.attachments import AttachmentError
+from llmchat_tui.compare import CompareError
 from llmchat_tui.find import Match, find, position
 from llmchat_tui.generation import Generation, State
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import Conversation
 from llmchat_tui.outbox import Next, Outbox, Queued, joined
 from llmchat_tui.sanitize import clean_line
-from llmchat_tui.screens import commands
+from llmchat_tui.screens import commands, compare_commands
 from llmchat_tui.screens.composer import Composer
 from llmchat_tui.session import ChatSession, Turn
 from llmchat_tui.store import StoreError
@@ -96,6 +97,14 @@ class ChatScreen(Screen[None]):
             id="edit_request_options",
             show=False,
             tooltip="Temperature, top_p, max_tokens, seed, reasoning effort",
+        ),
+        Binding(
+            "f12",
+            "compare_models",
+            "Compare",
+            id="compare_models",
+            show=False,
+            tooltip="Send each message to 2-4 models side by side",
         ),
         Binding("f8", "export('md')", "Export Markdown", id="export_markdown", show=False),
         Binding("shift+f8", "export('json')", "Export JSON", id="export_json", show=False),
@@ -159,6 +168,24 @@ class ChatScreen(Screen[None]):
             "Temperature, top_p, max_tokens, seed and reasoning effort for this conversation",
             "edit_request_options",
             "edit_request_options",
+        ),
+        (
+            "Compare models",
+            "Send each message to 2-4 models at once and see the replies side by side",
+            "compare_models",
+            "compare_models",
+        ),
+        (
+            "Keep a compared reply",
+            "Go on with one model's reply; the others stay as versions",
+            "pick_kept_reply",
+            "",
+        ),
+        (
+            "Stop comparing",
+            "Send messages to the conversation's own model again",
+            "stop_comparing",
+            "",
         ),
         (
             "Select messages",
@@ -340,7 +367,7 @@ class ChatScreen(Screen[None]):
             self.matches, self.match_index = [], None
         self.conversation = conversation
         generation = self.session.generation(conversation.id)
-        await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
+        await self._draw(conversation)
         if not conversation.messages:
             if self.first_run:
                 welcome = Welcome(
@@ -370,6 +397,13 @@ class ChatScreen(Screen[None]):
         waiting = len(self.outbox.waiting(self.conversation.id))
         if waiting:
             self.status.set_note(f"{waiting} queued: sent when the reply ends", "warning")
+        elif self.conversation.compare:
+            keep = self.keymap.label("keep_reply")
+            self.status.set_note(
+                f"comparing {len(self.conversation.compare)} models · {keep} in the "
+                "message list keeps one",
+                "edit",
+            )
         else:
             self.status.set_note("")
 
@@ -500,7 +534,7 @@ class ChatScreen(Screen[None]):
             return True
         try:
             turn = await self.session.send(conversation, text)
-        except AttachmentError as error:
+        except (AttachmentError, CompareError) as error:
             self.tell(f"Not sent: {error}.", severity="warning", timeout=10)
             return False
         except (OSError, StoreError) as error:
@@ -538,25 +572,45 @@ class ChatScreen(Screen[None]):
             return
         # The branch on screen changed (a new version, or a reply growing):
         # drawing it again with the reply live leaves no stale view behind.
-        await self.pane.show(conversation, turn.generation, self.outbox.waiting(conversation.id))
+        await self._draw(conversation)
         await self._start(conversation, turn, drawn=True)
+
+    async def _draw(self, conversation: Conversation) -> None:
+        """Draw ``conversation``'s branch in the pane, with its replies in flight."""
+        await self.pane.show(
+            conversation,
+            self.session.generations_of(conversation.id),
+            self.outbox.waiting(conversation.id),
+        )
 
     def show_status(self, conversation: Conversation, generation: Generation | None) -> None:
         """Point the status bar at ``conversation``: its model, price, options, reply."""
         model = generation.model if generation is not None else ""
         model = model or conversation.model or self.settings.model
+        replies = self.session.generations_of(conversation.id)
+        together = (
+            [(g, self.session.price(g.model)) for g in replies]
+            if len(replies) > 1 and generation in replies
+            else []
+        )
         self.status.show(
             model=model,
             generation=generation,
             price=self.session.price(model),
             options=self.session.request_options(conversation).summary(),
+            together=together,
         )
 
     async def _start(self, conversation: Conversation, turn: Turn, *, drawn: bool = False) -> None:
         """Show a new reply and run it in its own worker."""
         generation = turn.generation
+        replies = self.session.generations_of(conversation.id)
+        if turn.generation not in replies:
+            replies = [turn.generation]
         if conversation is self.conversation:
-            if not drawn:
+            if len(replies) > 1 and not drawn:
+                await self._draw(conversation)  # the replies side by side
+            elif not drawn:
                 await self.pane.add_message(turn.reply, generation)
             self.show_status(conversation, generation)
             self.sidebar.select(conversation.id)
@@ -569,12 +623,13 @@ class ChatScreen(Screen[None]):
                 severity="warning",
                 timeout=8,
             )
-        self.run_worker(
-            generation.run(),
-            name=f"reply {conversation.id}",
-            group=f"reply-{conversation.id}",
-            exit_on_error=False,
-        )
+        for reply in replies:
+            self.run_worker(
+                reply.run(),
+                name=f"reply {conversation.id} {reply.model}",
+                group=f"reply-{conversation.id}",
+                exit_on_error=False,
+            )
         self.refresh_bindings()
 
     @on(SaveStateChanged)
@@ -608,25 +663,39 @@ class ChatScreen(Screen[None]):
     async def _generation_changed(self, event: GenerationChanged) -> None:
         generation = event.generation
         conversation_id = event.conversation_id
-        self.sidebar.set_generating(conversation_id, generation.active)
+        replies = self.session.generations_of(conversation_id)
+        together = len(replies) > 1
+        # The conversation's round is over when its last reply ends (all of a compare).
+        ended = not generation.active and generation in replies
+        ended = ended and not self.session.is_generating(conversation_id)
+        self.sidebar.set_generating(conversation_id, self.session.is_generating(conversation_id))
         conversation = self.session.conversations.get(conversation_id)
         is_open = conversation_id == self.conversation.id
-        if not generation.active and conversation is not None:
+        if ended and conversation is not None:
             self.sidebar.upsert(row_of(conversation), to_top=False)
         if is_open:
             self.status.update_running()
             self.refresh_bindings()
-            if not generation.active:
+            if ended:
                 self.update_estimate()
+            if not generation.active:
                 if generation.state is State.ERROR and generation.cause is not None:
                     self.tell(
-                        generation.cause.text, title="The reply failed", severity="error", timeout=8
+                        generation.cause.text,
+                        title=f"{clean_line(generation.model, 40)} failed"
+                        if together
+                        else "The reply failed",
+                        severity="error",
+                        timeout=8,
                     )
-        elif not generation.active and conversation is not None:
+        elif ended and conversation is not None:
             title = clean_line(conversation.title, 40)
-            self.tell(f"Reply {generation.state} in “{title}”", timeout=4)
-        current = self.session.generation(conversation_id)
-        if not generation.active and conversation is not None and generation is current:
+            state = generation.state
+            if together:
+                state = self._round_state(replies)
+            self.tell(f"Reply {state} in “{title}”", timeout=4)
+        if ended and conversation is not None:
+            generation = self._round_state_holder(replies, generation)
             if generation.state is State.COMPLETE:
                 self.run_worker(
                     self._write_title(conversation),
@@ -635,6 +704,17 @@ class ChatScreen(Screen[None]):
                     exit_on_error=False,
                 )
             await self._after_reply(conversation, generation)
+
+    @staticmethod
+    def _round_state(replies: list[Generation]) -> State:
+        """The state of a round of replies: complete if any completed."""
+        return ChatScreen._round_state_holder(replies, replies[0]).state
+
+    @staticmethod
+    def _round_state_holder(replies: list[Generation], fallback: Generation) -> Generation:
+        """The reply that speaks for a finished round: the first complete one
+        (a queued message is then sent), else ``fallback``."""
+        return next((g for g in replies if g.state is State.COMPLETE), fallback)
 
     async def _write_title(self, conversation: Conversation) -> None:
         """Let the model title the conversation (after its first reply), then show it."""
@@ -928,9 +1008,9 @@ class ChatScreen(Screen[None]):
     async def redraw(self) -> None:
         """Draw the open conversation again (its branch changed), keeping the draft."""
         conversation = self.conversation
-        generation = self.session.generation(conversation.id)
-        await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
-        self.show_status(conversation, generation)
+        await self._draw(conversation)
+        self.show_status(conversation, self.session.generation(conversation.id))
+        self._show_notice()
         self.update_estimate()
         self.refresh_bindings()
 
@@ -1016,7 +1096,7 @@ class ChatScreen(Screen[None]):
         self.prompt.load(self.composer.end_edit())
         self._take_draft()
         self._show_notice()
-        await self.pane.show(conversation, turn.generation, self.outbox.waiting(conversation.id))
+        await self._draw(conversation)
         await self._start(conversation, turn, drawn=True)
 
     @on(MessagePane.SwitchRequested)
@@ -1029,8 +1109,7 @@ class ChatScreen(Screen[None]):
             return
         if chosen is None:
             return
-        generation = self.session.generation(conversation.id)
-        await self.pane.show(conversation, generation, self.outbox.waiting(conversation.id))
+        await self._draw(conversation)
         self.pane.select_message(chosen)
         self.update_estimate()
         self.refresh_bindings()
@@ -1138,6 +1217,23 @@ class ChatScreen(Screen[None]):
     def action_attach_file(self) -> None:
         """Pick a file to attach: its @path goes into the prompt at the cursor."""
         commands.attach_file(self)
+
+    def action_compare_models(self) -> None:
+        """Choose 2-4 models that every message of this conversation goes to."""
+        compare_commands.choose_models(self)
+
+    def action_pick_kept_reply(self) -> None:
+        """Keep one reply of the compare round (chosen from a list)."""
+        compare_commands.pick_kept(self)
+
+    def action_stop_comparing(self) -> None:
+        """Send messages to the conversation's own model again."""
+        compare_commands.stop_comparing(self)
+
+    @on(MessagePane.KeepRequested)
+    async def _keep_reply(self, event: MessagePane.KeepRequested) -> None:
+        await compare_commands.keep(self, event.message)
+        self.pane.focus()
 
     def action_edit_request_options(self) -> None:
         """Edit this conversation's request options (temperature, max_tokens, ...)."""

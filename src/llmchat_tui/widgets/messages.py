@@ -17,230 +17,49 @@ batch instead of mounting everything in between.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Collapsible, Static
+from textual.widgets import Static
 
-from llmchat_tui import clipboard
+from llmchat_tui import clipboard, compare
 from llmchat_tui.blocks import code_blocks
-from llmchat_tui.budget import Price, cost, format_cost
-from llmchat_tui.generation import Generation, State
+from llmchat_tui.generation import Generation
 from llmchat_tui.keymap import Keymap
-from llmchat_tui.models import Conversation, Message, Status
+from llmchat_tui.models import Conversation, Message
 from llmchat_tui.outbox import Queued
-from llmchat_tui.sanitize import clean, clean_line
-from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
+from llmchat_tui.sanitize import clean
+from llmchat_tui.widgets.compare_row import CompareRow
+from llmchat_tui.widgets.message_views import (
+    AssistantMessageView,
+    PriceLookup,
+    QueuedMessageView,
+    UserMessageView,
+    message_footer,
+)
+
+__all__ = [
+    "BATCH",
+    "WINDOW",
+    "AssistantMessageView",
+    "CompareRow",
+    "MessagePane",
+    "QueuedMessageView",
+    "UserMessageView",
+    "message_footer",
+]
 
 BATCH = 40
 #: The most message views mounted at once (scrolling on unmounts the far end).
 WINDOW = 3 * BATCH
-SHOWN_USER_CHARS = 8_000
-#: The follower's frame budget: a round (hand text to the body, let the screen draw it)
-#: should take about this long, so keys pressed meanwhile are handled and drawn soon.
-FRAME_BUDGET_S = 1 / 30
-#: Characters handed to the body per round: the start, the least and the most. The
-#: least is about what one frame shows of a full-speed reply on this project's
-#: 2-core benchmark machine: smaller rounds would make a fast reply take longer to
-#: show (every frame has a fixed cost) without making keys any faster.
-ROUND_CHARS = (8_000, 4_000, 1 << 20)
-PriceLookup = Callable[[str], Price | None]
-STATUS_TEXT = {
-    Status.CANCELLED: ("cancelled", "$warning"),
-    Status.ERROR: ("error", "$error"),
-    Status.INTERRUPTED: ("interrupted (the app stopped mid-reply)", "$warning"),
-    Status.STREAMING: ("streaming", "$success"),
-}
-
-
-def message_footer(message: Message, price: Price | None = None) -> Content:
-    """The line under an assistant message: status, error, speed, tokens, cost."""
-    parts: list[tuple[str, str] | str] = []
-    status = STATUS_TEXT.get(message.status)
-    if status is not None:
-        parts.append(status)
-    if message.error:
-        parts += [": " if parts else "", (clean_line(message.error, 400), "$error")]
-    stats = []
-    if message.ttft_s is not None:
-        stats.append(f"TTFT {message.ttft_s:.2f} s")
-    if message.tokens_per_s is not None:
-        stats.append(f"{message.tokens_per_s:,.1f} tok/s")
-    if message.usage is not None and message.usage.completion_tokens is not None:
-        mark = "" if message.usage.source == "server" else "≈"
-        count = message.usage.completion_tokens
-        stats.append(f"{mark}{count:,} token{'' if count == 1 else 's'}")
-        spent = cost(message.usage.prompt_tokens, message.usage.completion_tokens, price)
-        if spent is not None:
-            stats.append(f"{mark}{format_cost(spent)}")
-    if stats:
-        parts += ["  " if parts else "", (" · ".join(stats), "$text-muted")]
-    return Content.assemble(*parts)
-
-
-def shown_user_text(text: str, note: str = "the full text was sent") -> Content:
-    """A user's text as drawn: plain, sanitized, and only its start when huge.
-
-    A huge paste is sent and saved whole; drawing all of it would stall the
-    screen, so only its first characters are shown.
-    """
-    shown = clean(text)
-    if len(shown) > SHOWN_USER_CHARS:
-        shown = shown[:SHOWN_USER_CHARS] + f"\n… ({len(text):,} characters in all; {note})"
-    return Content(shown)
-
-
-def versions_label(versions: tuple[int, int] | None) -> str:
-    """``‹2/3›`` for the second of three versions of a message; "" for the only one."""
-    return f"‹{versions[0]}/{versions[1]}›" if versions and versions[1] > 1 else ""
-
-
-class UserMessageView(Static):
-    """A message the user wrote: plain text, never markup."""
-
-    def __init__(self, message: Message, versions: tuple[int, int] | None = None) -> None:
-        text = shown_user_text(message.content)
-        label = versions_label(versions)
-        if label:
-            text = Content.assemble((label + " ", "$accent"), text)
-        if message.attachments:
-            chips = "  ".join(f"📎 {a.label()}" for a in message.attachments)
-            text = Content.assemble(text, "\n", (clean(chips), "$accent"))
-        super().__init__(text, classes="message user")
-        self.message = message
-        self.versions = versions
-
-
-class QueuedMessageView(Static):
-    """A message waiting for the running reply to end before it is sent."""
-
-    def __init__(self, queued: Queued, hint: str) -> None:
-        super().__init__(
-            shown_user_text(queued.text, "all of it will be sent"), classes="message user queued"
-        )
-        self.queued = queued
-        self.border_title = "queued: sent when the reply ends"
-        self.border_subtitle = hint
-
-
-class AssistantMessageView(Vertical):
-    """A reply: a header, the body, and a footer with its status and stats.
-
-    Finished replies render as one Static (Rich Markdown). A reply in flight
-    gets a :class:`ReplyBody` and follows its generation.
-    """
-
-    def __init__(
-        self,
-        message: Message,
-        generation: Generation | None = None,
-        price_lookup: PriceLookup | None = None,
-        versions: tuple[int, int] | None = None,
-    ) -> None:
-        super().__init__(classes="message assistant")
-        self.message = message
-        self.generation = generation
-        self.price_lookup = price_lookup
-        self.versions = versions
-        self.shown_parts = 0
-
-    def compose(self) -> ComposeResult:
-        header = Content.styled(clean_line(self.message.model or "assistant", 60), "$text-muted")
-        label = versions_label(self.versions)
-        if label:
-            header = Content.assemble(header, "  ", (label, "$accent"))
-        yield Static(header, classes="header")
-        if self.generation is not None and self.generation.active:
-            yield self._reasoning_block("")
-            yield ReplyBody()
-        else:
-            if self.message.reasoning:
-                block = self._reasoning_block(self.message.reasoning)
-                block.add_class("shown")
-                yield block
-            yield Static(markdown_renderable(self.message.content), classes="body")
-        yield Static(message_footer(self.message, self._price()), classes="footer")
-
-    @staticmethod
-    def _reasoning_block(text: str) -> Collapsible:
-        """Reasoning: collapsed and dimmed above the answer; expand on demand."""
-        title = f"Reasoning ({len(text):,} characters)" if text else "Reasoning"
-        return Collapsible(
-            Static(Content.styled(text, "italic $text-muted"), classes="reasoning-text"),
-            title=title,
-            collapsed=True,
-            classes="reasoning",
-        )
-
-    def on_mount(self) -> None:
-        if self.generation is not None and self.generation.active:
-            self.run_worker(self._follow(self.generation), group="follow", exit_on_error=False)
-
-    async def _follow(self, generation: Generation) -> None:
-        """Feed the live body from the generation until it ends (one redraw per frame)."""
-        body = self.query_one(ReplyBody)
-        reasoning = self.query_one(".reasoning", Collapsible)
-        reasoning_text = self.query_one(".reasoning-text", Static)
-        footer = self.query_one(".footer", Static)
-        text_at = reasoning_at = 0
-        thought = generation.reasoning_prefix
-        # Text taken from the generation but not yet handed to the body: a fast stream
-        # on a slow machine is shown a frame's worth at a time (see FRAME_BUDGET_S), so
-        # the screen falls behind the stream rather than the keyboard behind the screen.
-        backlog = generation.prefix  # continuing a reply: what it already said comes first
-        limit, least, most = ROUND_CHARS
-        last_round = time.perf_counter()
-        try:
-            while True:
-                fresh, text_at = generation.text_since(text_at)
-                self.shown_parts = text_at
-                backlog += fresh
-                if backlog:
-                    now = time.perf_counter()
-                    took, last_round = now - last_round, now
-                    if took > 1.5 * FRAME_BUDGET_S:
-                        limit = max(least, limit * 2 // 3)
-                    elif took < FRAME_BUDGET_S and len(backlog) > limit:
-                        limit = min(most, limit * 3 // 2)
-                    body.append(backlog[:limit])
-                    backlog = backlog[limit:]
-                    await body.render_pending()
-                more, reasoning_at = generation.reasoning_since(reasoning_at)
-                if more:
-                    thought += more
-                    reasoning.title = f"Reasoning ({len(thought):,} characters)"
-                    reasoning.add_class("shown")
-                    if not reasoning.collapsed:
-                        reasoning_text.update(Content.styled(thought, "italic $text-muted"))
-                if generation.done.is_set() and not fresh and not more and not backlog:
-                    break
-                if generation.state is State.RETRYING:
-                    footer.update(Content.styled("waiting to retry…", "$warning"))
-                if not backlog:
-                    await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
-                    last_round = time.perf_counter()  # waiting for the server is not drawing
-                # Let a burst of deltas pile up: one append per frame, not per token.
-                await asyncio.sleep(1 / 60)
-        finally:
-            if body.is_attached:
-                await body.finish()
-        footer.update(message_footer(self.message, self._price()))
-        reasoning_text.update(Content.styled(self.message.reasoning, "italic $text-muted"))
-
-    def _price(self) -> Price | None:
-        lookup = self.price_lookup
-        return lookup(self.message.model or "") if lookup is not None else None
-
-
-MessageView = AssistantMessageView | UserMessageView | QueuedMessageView
+MessageView = AssistantMessageView | UserMessageView | QueuedMessageView | CompareRow
+SentView = AssistantMessageView | UserMessageView | CompareRow
 
 
 class MessagePane(VerticalScroll):
@@ -255,8 +74,11 @@ class MessagePane(VerticalScroll):
     BINDINGS = [
         Binding("up", "select(-1)", "Previous", id="message_previous", show=False),
         Binding("down", "select(1)", "Next", id="message_next", show=False),
+        Binding("left", "choose(-1)", "‹ Reply", id="column_previous"),
+        Binding("right", "choose(1)", "Reply ›", id="column_next"),
         Binding("left", "switch(-1)", "‹ Older version", id="version_previous"),
         Binding("right", "switch(1)", "Newer version ›", id="version_next"),
+        Binding("k", "keep_reply", "Keep this reply", id="keep_reply"),
         Binding("c", "copy_message", "Copy", id="copy_message"),
         Binding("b", "copy_code", "Copy code", id="copy_code"),
         Binding("e", "edit_message", "Edit", id="edit_message"),
@@ -284,6 +106,12 @@ class MessagePane(VerticalScroll):
 
         message: Message
         step: int
+
+    @dataclass
+    class KeepRequested(TextualMessage):
+        """Keep this reply of a compare round (the others stay as its siblings)."""
+
+        message: Message
 
     @dataclass
     class QueuedEditRequested(TextualMessage):
@@ -316,7 +144,10 @@ class MessagePane(VerticalScroll):
         self._hidden: list[Message] = []
         self._later: list[Message] = []
         self._queued: list[Queued] = []
-        self._generation: Generation | None = None
+        #: The replies being written, by message id.
+        self._live: dict[str, Generation] = {}
+        #: The compare round drawn side by side ([] when not comparing).
+        self._round: list[Message] = []
         self._left_out: set[str] = set()
         self._loading = False
         self._jumping = False
@@ -351,6 +182,8 @@ class MessagePane(VerticalScroll):
     def selected_message(self) -> Message | None:
         """The selected sent message (None for none, or a queued one)."""
         view = self.selected
+        if isinstance(view, CompareRow):
+            return view.chosen_message
         return None if view is None or isinstance(view, QueuedMessageView) else view.message
 
     def action_select(self, step: int) -> None:
@@ -368,8 +201,11 @@ class MessagePane(VerticalScroll):
             return None
         if isinstance(view, QueuedMessageView):
             return view.queued.text, "your queued message"
-        who = "your message" if view.message.role == "user" else "the reply"
-        return view.message.content, who
+        message = self.selected_message
+        if message is None:
+            return None
+        who = "your message" if message.role == "user" else "the reply"
+        return message.content, who
 
     def action_copy_message(self) -> None:
         """Copy the selected message (sanitized) to the clipboard."""
@@ -424,7 +260,7 @@ class MessagePane(VerticalScroll):
         if isinstance(view, QueuedMessageView):
             self.post_message(self.QueuedEditRequested(view.queued))
             return
-        if view.message.role != "user":
+        if isinstance(view, CompareRow) or view.message.role != "user":
             regenerate = self.keymap.label("regenerate")
             self.notify(
                 f"Only your own messages can be edited; {regenerate} regenerates a reply.",
@@ -440,20 +276,40 @@ class MessagePane(VerticalScroll):
         if isinstance(view, QueuedMessageView):
             self.post_message(self.QueuedCancelRequested(view.queued))
         elif view is not None:
-            self.post_message(self.DeleteRequested(view.message))
+            message = self.selected_message
+            if message is not None:
+                self.post_message(self.DeleteRequested(message))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":  # Left/Right in a compare round: choose a column
+            return isinstance(self.selected, CompareRow)
         if action == "switch":
             view = self.selected
+            if isinstance(view, CompareRow):
+                return False  # the keys choose a column there
             versions = getattr(view, "versions", None)
             return bool(versions and versions[1] > 1)  # shown only where there are others
+        if action == "keep_reply":
+            return isinstance(self.selected, CompareRow)
         return True
+
+    def action_choose(self, step: int) -> None:
+        """In a compare round, choose the reply to the left (-1) or right (1)."""
+        view = self.selected
+        if isinstance(view, CompareRow):
+            view.choose(step)
 
     def action_switch(self, step: int) -> None:
         """Show the older or newer version of the selected message."""
         message = self.selected_message
         if message is not None:
             self.post_message(self.SwitchRequested(message, step))
+
+    def action_keep_reply(self) -> None:
+        """Keep the chosen reply of the compare round (the others stay as versions)."""
+        view = self.selected
+        if isinstance(view, CompareRow):
+            self.post_message(self.KeepRequested(view.chosen_message))
 
     def select_message(self, message: Message) -> None:
         """Select the view of ``message`` (after the pane was redrawn)."""
@@ -480,8 +336,11 @@ class MessagePane(VerticalScroll):
 
     # -- showing -----------------------------------------------------------
 
-    def view_for(self, message: Message, generation: Generation | None) -> MessageView:
-        """The widget that draws ``message`` (live if ``generation`` is writing it)."""
+    def view_for(self, message: Message) -> MessageView:
+        """The widget that draws ``message`` (live if one of the replies being
+        written is it; the replies of a compare round side by side)."""
+        if message in self._round:
+            return CompareRow(message, self._round, self._live, self.price_lookup)
         versions = None
         if self.conversation is not None:
             siblings = self.conversation.siblings(message)
@@ -491,7 +350,9 @@ class MessagePane(VerticalScroll):
         if message.role == "user":
             view = UserMessageView(message, versions)
         else:
-            live = generation if generation is not None and generation.message is message else None
+            live = self._live.get(message.id)
+            if live is not None and live.message is not message:
+                live = None
             view = AssistantMessageView(message, live, self.price_lookup, versions)
         if message.id in self._left_out:
             view.add_class("-left-out")
@@ -506,13 +367,15 @@ class MessagePane(VerticalScroll):
     async def show(
         self,
         conversation: Conversation,
-        generation: Generation | None,
+        generations: Sequence[Generation] = (),
         queued: Sequence[Queued] = (),
     ) -> None:
-        """Show ``conversation``: its last messages now, others as the user scrolls."""
+        """Show ``conversation``: its last messages now, others as the user scrolls;
+        ``generations`` are its replies being written (or just written)."""
         self.conversation = conversation
         self.selected = None
-        self._generation = generation
+        self._live = {g.message.id: g for g in generations}
+        self._round = compare.round_of(conversation)
         self._queued = list(queued)
         self._left_out = set()
         messages = [m for m in conversation.messages if m.role != "system"]
@@ -529,9 +392,7 @@ class MessagePane(VerticalScroll):
         start = max(0, min(start, len(messages) - BATCH))
         self._hidden = list(messages[:start])
         self._later = list(messages[start + BATCH :])
-        views: list[Widget] = [
-            self.view_for(m, self._generation) for m in messages[start : start + BATCH]
-        ]
+        views: list[Widget] = [self.view_for(m) for m in messages[start : start + BATCH]]
         if not self._later:
             views += [QueuedMessageView(q, self._queued_hint()) for q in self._queued]
         self._jumping = True
@@ -594,8 +455,8 @@ class MessagePane(VerticalScroll):
         """Append a view for a new message (above any queued ones) and follow the end."""
         await self._to_end()
         if generation is not None:
-            self._generation = generation
-        view = self.view_for(message, generation)
+            self._live[message.id] = generation
+        view = self.view_for(message)
         first_queued = next(iter(self.query(QueuedMessageView)), None)
         if first_queued is not None:
             await self.mount(view, before=first_queued)
@@ -643,10 +504,10 @@ class MessagePane(VerticalScroll):
         return [
             w
             for w in self.children
-            if isinstance(w, (AssistantMessageView, UserMessageView, QueuedMessageView))
+            if isinstance(w, (AssistantMessageView, UserMessageView, QueuedMessageView, CompareRow))
         ]
 
-    def view_of(self, message: Message) -> AssistantMessageView | UserMessageView | None:
+    def view_of(self, message: Message) -> SentView | None:
         """The view drawing ``message``, if it is mounted."""
         for view in reversed(self.views()):
             if not isinstance(view, QueuedMessageView) and view.message is message:
@@ -688,7 +549,7 @@ class MessagePane(VerticalScroll):
             self._loading = True
             self.call_later(self._load_later)
 
-    def _message_views(self) -> list[AssistantMessageView | UserMessageView]:
+    def _message_views(self) -> list[SentView]:
         return [v for v in self.views() if not isinstance(v, QueuedMessageView)]
 
     async def _load_older(self) -> None:
@@ -701,7 +562,7 @@ class MessagePane(VerticalScroll):
             mounted = self._message_views()
             first = mounted[0] if mounted else None
             place = self._place(first)
-            views = [self.view_for(m, self._generation) for m in batch]
+            views = [self.view_for(m) for m in batch]
             later_hint = next(iter(self.query(".later-hint")), None)
             if first is not None:
                 await self.mount_all(views, before=first)
@@ -735,7 +596,7 @@ class MessagePane(VerticalScroll):
             excess = len(mounted) + len(batch) - WINDOW
             kept = mounted[excess] if 0 < excess < len(mounted) else None
             place = self._place(kept)
-            views: list[Widget] = [self.view_for(m, self._generation) for m in batch]
+            views: list[Widget] = [self.view_for(m) for m in batch]
             if not self._later:
                 views += [QueuedMessageView(q, self._queued_hint()) for q in self._queued]
             if mounted:

@@ -12,6 +12,8 @@ does nothing at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
@@ -59,6 +61,8 @@ class StatusBar(Static):
         super().__init__("", id=id)
         self.model = ""
         self.generation: Generation | None = None
+        #: The replies of a compare round with their prices (empty otherwise).
+        self.together: list[tuple[Generation, Price | None]] = []
         self.prompt_tokens: int | None = None
         self.prompt_exact = True
         self.limit: int | None = None
@@ -80,14 +84,22 @@ class StatusBar(Static):
         generation: Generation | None,
         price: Price | None = None,
         options: str = "",
+        together: Sequence[tuple[Generation, Price | None]] = (),
     ) -> None:
         """Follow ``generation`` (or none) for a conversation using ``model``, sent with
-        ``options`` (their summary; empty when none is set)."""
+        ``options`` (their summary; empty when none is set). ``together``: every
+        reply of a compare round with its price; the line then sums them."""
         self.model = model
         self.price = price
         self.options = clean_line(options, 80)
         self.generation = generation
+        self.together = list(together)
         self.update_running()
+
+    def _replies_running(self) -> bool:
+        if self.together:
+            return any(g.active for g, _ in self.together)
+        return self.generation is not None and self.generation.active
 
     def set_prompt_estimate(
         self, tokens: int | None, exact: bool, limit: int | None = None, dropped: int = 0
@@ -107,8 +119,7 @@ class StatusBar(Static):
 
     def update_running(self) -> None:
         """Start or stop the timer to match the generation's state."""
-        generation = self.generation
-        running = generation is not None and generation.active
+        running = self._replies_running()
         if self._timer is not None:
             if running:
                 self._timer.resume()
@@ -118,7 +129,7 @@ class StatusBar(Static):
 
     def _tick(self) -> None:
         self.render_now()
-        if self.generation is None or not self.generation.active:
+        if not self._replies_running():
             self.update_running()
 
     def render_now(self) -> None:
@@ -126,6 +137,18 @@ class StatusBar(Static):
         self.update(self.build())
 
     def _state_label(self) -> tuple[str, str]:
+        if self.together:
+            replies = [g for g, _ in self.together]
+            running = sum(1 for g in replies if g.active)
+            if running:
+                return f"streaming {running}/{len(replies)}", STATE_STYLES["streaming"]
+            states = {g.state for g in replies}
+            ended = next(
+                (s for s in (State.COMPLETE, State.CANCELLED, State.ERROR) if s in states),
+                State.COMPLETE,
+            )
+            done = sum(1 for g in replies if g.state is State.COMPLETE)
+            return f"{ended} {done}/{len(replies)}", STATE_STYLES.get(str(ended), "")
         generation = self.generation
         state = "idle" if generation is None else str(generation.state)
         label = state
@@ -151,11 +174,16 @@ class StatusBar(Static):
         parts += [sep, next_text]
         if self.dropped:
             parts += [" ", (f"({self.dropped} oldest left out)", "$warning")]
-        parts += [sep, (clean_line(self.model, 40) or "no model", "bold")]
+        if self.together:
+            parts += [sep, (f"{len(self.together)} models", "bold")]
+        else:
+            parts += [sep, (clean_line(self.model, 40) or "no model", "bold")]
         if self.options:
             parts += [" ", (f"({self.options})", "$text-muted")]
         generation = self.generation
-        if generation is not None:
+        if self.together:
+            parts += self._sums(sep)
+        elif generation is not None:
             ttft = generation.ttft
             count = generation.completion_tokens()
             if ttft is not None:  # nothing to say about speed before the first token
@@ -174,3 +202,32 @@ class StatusBar(Static):
                 if spent is not None:
                     parts += [sep, ("" if usage is not None else "≈") + format_cost(spent)]
         return Content.assemble(*parts)
+
+    def _sums(self, sep: tuple[str, str]) -> list[tuple[str, str] | str]:
+        """Tokens and cost of a compare round, summed over its replies (each
+        reply's speed is in its own column)."""
+        out_total = in_total = 0
+        out_exact = in_exact = True
+        spent_total: float | None = None
+        for generation, price in self.together:
+            count = generation.completion_tokens()
+            out_total += count.value or 0
+            out_exact = out_exact and count.exact
+            usage = generation.usage
+            prompt: int | None
+            if usage is not None and usage.prompt_tokens is not None:
+                prompt = usage.prompt_tokens
+            else:
+                prompt, in_exact = generation.prompt_estimate, False
+            in_total += prompt or 0
+            spent = cost(prompt, count.value, price) if price is not None else None
+            if spent is not None:
+                spent_total = (spent_total or 0.0) + spent
+        parts: list[tuple[str, str] | str] = []
+        if out_total:
+            parts += [sep, f"out {_fmt_count(out_total, out_exact)} (sum)"]
+        if in_total:
+            parts += [sep, f"in {_fmt_count(in_total, in_exact)} (sum)"]
+        if spent_total is not None:
+            parts += [sep, ("" if out_exact and in_exact else "≈") + format_cost(spent_total)]
+        return parts
