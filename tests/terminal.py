@@ -62,6 +62,7 @@ KEYS: dict[str, str] = {
     "f5": "\x1b[15~",
     "f8": "\x1b[19~",
     "f9": "\x1b[20~",
+    "f12": "\x1b[24~",
     "shift+f8": "\x1b[19;2~",
     "ctrl+up": "\x1b[1;5A",
     "ctrl+down": "\x1b[1;5B",

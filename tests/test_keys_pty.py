@@ -263,6 +263,33 @@ def test_every_key_in_the_table(
     keys.press("leave_sidebar")
     wait(in_footer("Send"), what="back to the prompt")
 
+    # -- comparing models ---------------------------------------------------------------
+    keys.press("new_conversation")
+    wait(lambda s: "New conversation" in s, what="a new chat")
+    keys.press("compare_models")
+    wait(lambda s: "Compare models: choose 2 to 4" in s, what="the compare picker")
+    keys.press("compare_next")
+    keys.press("compare_previous")
+    keys.press("compare_cancel")
+    wait(lambda s: "Compare models" not in s, what="the picker closed")
+    keys.press("compare_models")
+    wait(lambda s: "choose 1 more" in s, what="the picker, the chat's model chosen")
+    term.send("o3")
+    wait(lambda s: "✓" not in s.split("o3-mini")[0][-4:], what="o3-mini listed")
+    term.press("enter")  # the highlighted match
+    wait(lambda s: "2. o3-mini" in s, what="two chosen")
+    term.press("enter")  # Enter on the empty box compares them
+    wait(lambda s: "comparing 2 models" in s, what="comparing")
+    send_message(term, "compare chat")
+    wait(lambda s: "complete 2/2" in s and s.count("Echo: compare chat") == 2, what="both")
+    keys.press("select_messages")
+    wait(in_footer("Keep this reply"), what="the compare row selected")
+    keys.press("column_next")
+    keys.press("column_previous")
+    keys.press("column_next")
+    keys.press("keep_reply")
+    wait(lambda s: "Kept the reply of o3-mini" in s, what="kept")
+
     keys.press("quit")
     assert term.wait_for_exit(15) == 0
     saved = json.loads(conversation_files(data_dir)[0].read_text())

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 
 from llmchat_tui.keymap import Keymap, pretty_key, split_keys
 from llmchat_tui.screens.chat import ChatScreen
+from llmchat_tui.screens.compare_picker import ComparePicker
 from llmchat_tui.screens.dialogs import ConfirmDialog, RenameDialog
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.screens.options_dialog import RequestOptionsDialog
@@ -39,6 +40,7 @@ OWNERS: list[tuple[str, list[BindingType]]] = [
     ("rename dialog", RenameDialog.BINDINGS),
     ("confirm dialog", ConfirmDialog.BINDINGS),
     ("model/provider picker", PickerDialog.BINDINGS),
+    ("compare picker", ComparePicker.BINDINGS),
     ("system prompt editor", SystemPromptDialog.BINDINGS),
     ("request options", RequestOptionsDialog.BINDINGS),
     ("help screen", HelpScreen.BINDINGS),

@@ -1232,8 +1232,8 @@ class ChatScreen(Screen[None]):
 
     @on(MessagePane.KeepRequested)
     async def _keep_reply(self, event: MessagePane.KeepRequested) -> None:
-        await compare_commands.keep(self, event.message)
-        self.pane.focus()
+        if await compare_commands.keep(self, event.message):
+            self.prompt.focus()  # what comes next is the conversation going on
 
     def action_edit_request_options(self) -> None:
         """Edit this conversation's request options (temperature, max_tokens, ...)."""

@@ -99,20 +99,21 @@ def stop_comparing(screen: ChatHost) -> None:
     screen.app.call_later(screen.redraw)
 
 
-async def keep(screen: ChatHost, message: Message) -> None:
-    """Keep ``message`` of the compare round on screen; the others stay as versions."""
+async def keep(screen: ChatHost, message: Message) -> bool:
+    """Keep ``message`` of the compare round on screen; the others stay as versions.
+    False (and the user told why) when it could not be kept."""
     if _busy(screen):
-        return
+        return False
     conversation = screen.conversation
     try:
         warnings = await screen.session.keep(conversation, message)
     except ValueError as error:
         screen.tell(str(error).capitalize() + ".", severity="warning")
-        return
+        return False
     except (OSError, StoreError) as error:
         log.exception("could not save the kept reply")
         screen.tell(f"Could not save the choice: {error}", severity="error", timeout=8)
-        return
+        return False
     screen.warn_once(warnings)
     others = len(conversation.siblings(message)) - 1
     older = screen.keymap.label("version_previous")
@@ -123,6 +124,7 @@ async def keep(screen: ChatHost, message: Message) -> None:
         timeout=8,
     )
     await screen.redraw()
+    return True
 
 
 def pick_kept(screen: ChatHost) -> None:
@@ -134,8 +136,8 @@ def pick_kept(screen: ChatHost) -> None:
     labels = [f"{n}. {clean_line(model_label(m), 60)}" for n, m in enumerate(replies, 1)]
 
     async def done(label: str | None) -> None:
-        if label in labels:
-            await keep(screen, replies[labels.index(label)])
+        if label in labels and await keep(screen, replies[labels.index(label)]):
+            screen.prompt.focus()
 
     screen.app.push_screen(
         PickerDialog("Keep which reply?", choices=labels, allow_free_text=False), done
