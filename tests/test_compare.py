@@ -134,7 +134,7 @@ async def test_one_message_goes_to_every_model_at_once_and_each_reply_is_saved(
     session: ChatSession, server: OpenAIServer
 ) -> None:
     release = threading.Event()
-    held = {"stall_after": 1, "stall_seconds": 10, "resume": release}
+    held: dict[str, Any] = {"stall_after": 1, "stall_seconds": 10, "resume": release}
     server.default_reply = by_model(
         {
             "model-a": Reply.text("Alpha says hi.", **held),

@@ -141,9 +141,9 @@ def test_pick_models_with_f12_then_keep_one_reply_with_k(
     term.wait_for_text("comparing 2 models")
     send_message(term, "Hello models")
     screen = term.wait_until(
-        lambda s: "complete 2/2" in s
-        and "Reply from gpt-4o-mini." in s
-        and "Reply from model-b." in s,
+        lambda s: (
+            "complete 2/2" in s and "Reply from gpt-4o-mini." in s and "Reply from model-b." in s
+        ),
         what="both replies",
     )
     assert columns_of(screen, "1 gpt-4o-mini", "2 model-b"), "side by side"
