@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from openai_server import OpenAIServer, Reply  # noqa: E402
+from openai_server import OpenAIServer, Reply, echo_reply  # noqa: E402
 
 REPLY = """\
 A **lighthouse** guides ships with a light that is easy to tell apart from \
@@ -76,6 +76,21 @@ TITLES = [
     "asyncio cancellation rules",
     "Garden layout",
 ]
+
+
+COMPARE_ANSWERS = (
+    "A **Fresnel lens** bends the lamp's light with rings of prisms, so a thin lens "
+    "does the work of a thick one.\n\nThe rings gather light that would escape up "
+    "and down and send it out as one flat, bright beam.\n\nThe lens turns, so a ship "
+    "sees a flash at a rhythm that names the lighthouse.",
+    "It uses a *Fresnel lens*: concentric glass rings, each a slice of a curved lens, "
+    "stacked flat.\n\n- the rings refract light toward the horizon\n- prisms at the "
+    "edges reflect what would be lost\n\nThe result is a beam visible for about 20 "
+    "nautical miles.",
+    "Light from a small lamp passes through `stepped` glass rings (a Fresnel lens) "
+    "that focus it into a horizontal beam.\n\nPrisms above and below catch the stray "
+    "light. A clockwork or motor turns the lens, giving each light its own flash.",
+)
 
 
 def build_app(server: OpenAIServer, data: Path, **settings_overrides):
@@ -204,6 +219,44 @@ async def main() -> None:
                 await pilot.pause(0.3)
 
             made.append(await shoot("find", server, data, find))
+
+            async def compare(app, pilot):
+                answers = {
+                    "gpt-4o-mini": COMPARE_ANSWERS[0],
+                    "llama3.2": COMPARE_ANSWERS[1],
+                    "qwen2.5:7b": COMPARE_ANSWERS[2],
+                }
+                release = threading.Event()
+
+                def reply(request):
+                    model = request.body["model"]
+                    pace = {"gpt-4o-mini": 0.01, "llama3.2": 0.03, "qwen2.5:7b": 0.02}[model]
+                    if model == "llama3.2":  # still streaming in the picture
+                        return Reply.text(
+                            answers[model], delay=pace, stall_after=40, resume=release
+                        )
+                    return Reply.text(answers[model], delay=pace, first_delay=0.2)
+
+                server.default_reply = reply
+                # As a [prices] table in the config would: each column and the sum show cost.
+                app.settings.prices = {
+                    "gpt-4o-mini": {"input": 0.15, "output": 0.6},
+                    "llama3.2": {"input": 0.0, "output": 0.0},
+                    "qwen2.5:7b": {"input": 0.05, "output": 0.1},
+                }
+                app.chat.action_toggle_sidebar()
+                app.session.set_compare(app.chat.conversation, list(answers))
+                await app.chat.redraw()
+                app.chat.prompt.insert("How does a lighthouse lens work? Three sentences.")
+                await pilot.press("enter")
+                replies = app.session.generations_of(app.chat.conversation.id)
+                await wait(pilot, lambda: sum(not g.active for g in replies) == 2)
+                await wait(pilot, lambda: any(s.content_sent >= 40 for s in server.streams[-3:]))
+                await pilot.pause(0.5)
+                release.set()
+
+            made.append(await shoot("compare", server, data, compare))
+            server.default_reply = echo_reply
 
             async def options(app, pilot):
                 await pilot.press("ctrl+t", *"0.4", "tab", "tab", *"800")

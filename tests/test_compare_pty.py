@@ -74,7 +74,7 @@ def test_compare_flag_streams_two_models_side_by_side_and_esc_stops_both(
 
     server.default_reply = reply
     term = launch("--compare", "model-a,model-b", columns=130, lines=36)
-    term.wait_for_text("comparing 2 models")
+    term.wait_for_text("comparing ·")
     send_message(term, "Both of you, please")
     # Both replies stream at once: each model's first word is on screen while the
     # other's stream is still open (neither can finish: both are held).
@@ -107,7 +107,7 @@ def test_one_model_fails_in_its_own_column_while_the_other_finishes(
 
     server.default_reply = reply
     term = launch("--compare", "good,broken", columns=130, lines=36)
-    term.wait_for_text("comparing 2 models")
+    term.wait_for_text("comparing ·")
     send_message(term, "Who answers?")
     term.wait_until(
         lambda s: (
@@ -138,7 +138,7 @@ def test_pick_models_with_f12_then_keep_one_reply_with_k(
     term.press("enter")  # ...Enter chooses the highlighted one
     term.wait_for_text("2. model-b")
     term.press("enter")  # Enter on the empty box: compare these two
-    term.wait_for_text("comparing 2 models")
+    term.wait_for_text("comparing ·")
     send_message(term, "Hello models")
     screen = term.wait_until(
         lambda s: (
@@ -170,7 +170,7 @@ def test_a_narrow_terminal_stacks_the_replies(
 ) -> None:
     server.default_reply = lambda request: Reply.text(f"Reply from {request.body['model']}.")
     term = launch("--compare", "model-a,model-b", columns=90, lines=40)
-    term.wait_for_text("comparing 2 models")
+    term.wait_for_text("comparing ·")
     send_message(term, "Stack them")
     screen = term.wait_until(
         lambda s: "Reply from model-a." in s and "Reply from model-b." in s, what="both"

@@ -398,12 +398,9 @@ class ChatScreen(Screen[None]):
         if waiting:
             self.status.set_note(f"{waiting} queued: sent when the reply ends", "warning")
         elif self.conversation.compare:
+            select = self.keymap.label("select_messages")
             keep = self.keymap.label("keep_reply")
-            self.status.set_note(
-                f"comparing {len(self.conversation.compare)} models · {keep} in the "
-                "message list keeps one",
-                "edit",
-            )
+            self.status.set_note(f"comparing · {select}, {keep} keeps one", "edit")
         else:
             self.status.set_note("")
 
