@@ -196,6 +196,22 @@ class Terminal:
         """The screen as text: its rows joined by newlines."""
         return "\n".join(self.screen_lines())
 
+    def backgrounds(self, text: str) -> list[tuple[str, str]]:
+        """Where ``text`` is on the screen (case ignored): for each place, the background
+        colour of its first cell and of the cell before it (pyte's names, or hex)."""
+        found = []
+        text = text.lower()
+        with self._lock:
+            for row, line in enumerate(self._screen.display):
+                line = line.lower()
+                at = line.find(text)
+                while at != -1:
+                    cells = self._screen.buffer[row]
+                    before = cells[at - 1].bg if at else ""
+                    found.append((cells[at].bg, before))
+                    at = line.find(text, at + len(text))
+        return found
+
     # -- input -------------------------------------------------------------------------
 
     def send(self, text: str | bytes) -> None:

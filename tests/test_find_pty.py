@@ -73,6 +73,36 @@ def test_find_steps_through_matches_loading_older_messages(launch: Launch, data_
     quit_app(term)
 
 
+def test_the_found_words_are_marked_where_they_are_drawn(launch: Launch, data_dir: Path) -> None:
+    conversation = Conversation(model="gpt-4o-mini")
+    conversation.add(Message(role="user", content="Tell me about the walrus"))
+    conversation.add(Message(role="assistant", content="The **Walrus** is big. A walrus dives."))
+    store = Store(data_dir)
+    store.open()
+    store.save(conversation)
+    term = launch()
+    focus_sidebar(term)
+    term.press("enter")
+    term.wait_for_text("A walrus dives.")
+    assert all(own == before for own, before in term.backgrounds("walrus"))
+    term.press("ctrl+s")
+    term.send("walrus")
+    term.wait_for_text("1/3")
+    # Every place the word is drawn stands out from the text around it: in your message,
+    # and in the reply's Markdown (bold "Walrus" too: case is ignored).
+    marked = term.wait_until(
+        lambda s: sum(own != before for own, before in term.backgrounds("walrus")) == 3,
+        what="the three matches marked (the find box itself is not)",
+    )
+    assert "Tell me about the walrus" in marked
+    term.press("escape")
+    term.wait_until(
+        lambda s: all(own == before for own, before in term.backgrounds("walrus")),
+        what="the marks gone with the find bar",
+    )
+    quit_app(term)
+
+
 def test_opening_a_search_hit_shows_where_the_words_are(launch: Launch, data_dir: Path) -> None:
     long_chat(data_dir)
     term = launch()

@@ -279,3 +279,19 @@ async def test_nesting_the_renderer_can_draw_is_drawn_as_markdown():
     assert "Before the quote." in drawn and "After the quote." in drawn  # still Markdown
     assert printed("> " * 3 + "three\n", 80) == printed("> > > three\n", 80)
     assert "▌ ▌ ▌ three" in printed("> " * 3 + "three\n", 80)
+
+
+def test_found_words_are_marked_inside_styled_segments() -> None:
+    from rich.segment import Segment
+    from rich.style import Style
+
+    from llmchat_tui.widgets.highlight import MATCH_STYLE, mark_line
+
+    bold = Style(bold=True)
+    line = [Segment("The "), Segment("Walrus", bold), Segment(" and a walrus.")]
+    marked = mark_line(line, "WALRUS")
+    assert "".join(s.text for s in marked) == "The Walrus and a walrus."
+    hits = [s for s in marked if s.style is not None and s.style.bgcolor == MATCH_STYLE.bgcolor]
+    assert [s.text for s in hits] == ["Walrus", "walrus"]
+    assert hits[0].style is not None and hits[0].style.bold  # its own style kept
+    assert mark_line(line, "otter") == line

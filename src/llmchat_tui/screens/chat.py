@@ -365,6 +365,7 @@ class ChatScreen(Screen[None]):
         if self.find_bar.is_open and conversation is not self.conversation:
             self.find_bar.close()  # its matches were in the other conversation
             self.matches, self.match_index = [], None
+            self.pane.mark(None)
         self.conversation = conversation
         generation = self.session.generation(conversation.id)
         await self._draw(conversation)
@@ -1184,6 +1185,7 @@ class ChatScreen(Screen[None]):
         else:
             self.find_bar.show_count(position(self.matches, self.match_index), True)
         match = self.matches[self.match_index] if self.match_index is not None else None
+        self.pane.mark(query if self.matches else None)
         await self.pane.reveal(match.message if match is not None else None)
 
     @on(FindBar.Changed)
@@ -1208,6 +1210,7 @@ class ChatScreen(Screen[None]):
             return
         self.find_bar.close()
         self.matches, self.match_index = [], None
+        self.pane.mark(None)
         await self.pane.reveal(None)
         self.prompt.focus()
 

@@ -39,6 +39,7 @@ class CompareRow(Horizontal):
         self.live = dict(live)
         self.price_lookup = price_lookup
         self.chosen = self.replies.index(message) if message in self.replies else 0
+        self.needle: str | None = None
 
     def compose(self) -> ComposeResult:
         for number, reply in enumerate(self.replies, 1):
@@ -46,6 +47,7 @@ class CompareRow(Horizontal):
                 reply, self.live.get(reply.id), self.price_lookup, column=number
             )
             view.add_class("compare-column")
+            view.needle = self.needle
             view.set_class(number - 1 == self.chosen, "-chosen")
             yield view
 
@@ -65,6 +67,12 @@ class CompareRow(Horizontal):
     @property
     def chosen_message(self) -> Message:
         return self.replies[self.chosen]
+
+    def mark(self, needle: str | None) -> None:
+        """Mark the find bar's words in every column."""
+        self.needle = needle
+        for column in self.columns:
+            column.mark(needle)
 
     def choose(self, step: int) -> bool:
         """Move the choice one column left (-1) or right (1); False at the edge."""

@@ -9,9 +9,11 @@ one live block redrawn per frame, fed by :meth:`AssistantMessageView._follow`.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -22,6 +24,7 @@ from llmchat_tui.generation import Generation, State
 from llmchat_tui.models import Message, Status
 from llmchat_tui.outbox import Queued
 from llmchat_tui.sanitize import clean, clean_line
+from llmchat_tui.widgets.highlight import Highlighted
 from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
 
 SHOWN_USER_CHARS = 8_000
@@ -133,6 +136,19 @@ class UserMessageView(Static):
         super().__init__(text, classes="message user")
         self.message = message
         self.versions = versions
+        self._text = text
+        self.needle: str | None = None
+
+    def mark(self, needle: str | None) -> None:
+        """Mark the matches of ``needle`` (the find bar's words); None: no marks."""
+        if needle == self.needle:
+            return
+        self.needle = needle
+        text = self._text
+        if needle and needle.strip():
+            pattern = "(?i)" + re.escape(needle.strip())
+            text = text.highlight_regex(pattern, style="black on yellow")
+        self.update(text)
 
 
 class QueuedMessageView(Static):
@@ -170,6 +186,8 @@ class AssistantMessageView(Vertical):
         self.versions = versions
         #: Its number in a compare round (its live figures are in its footer).
         self.column = column
+        #: The find bar's words, marked in the body when it is drawn.
+        self.needle: str | None = None
         self.shown_parts = 0
 
     def compose(self) -> ComposeResult:
@@ -188,7 +206,7 @@ class AssistantMessageView(Vertical):
                 block = self._reasoning_block(self.message.reasoning)
                 block.add_class("shown")
                 yield block
-            yield Static(markdown_renderable(self.message.content), classes="body")
+            yield Static(self._body(), classes="body")
         yield Static(message_footer(self.message, self._price()), classes="footer")
 
     @staticmethod
@@ -260,6 +278,20 @@ class AssistantMessageView(Vertical):
                 await body.finish()
         footer.update(message_footer(self.message, self._price()))
         reasoning_text.update(Content.styled(self.message.reasoning, "italic $text-muted"))
+
+    def _body(self) -> RenderableType:
+        body = markdown_renderable(self.message.content)
+        return Highlighted(body, self.needle) if self.needle and self.needle.strip() else body
+
+    def mark(self, needle: str | None) -> None:
+        """Mark the matches of ``needle`` in the finished body; None: no marks."""
+        if needle == self.needle:
+            return
+        self.needle = needle
+        if self.is_mounted and not (self.generation is not None and self.generation.active):
+            for body in self.query_children(".body"):
+                if isinstance(body, Static):
+                    body.update(self._body())
 
     def _price(self) -> Price | None:
         lookup = self.price_lookup

@@ -148,6 +148,8 @@ class MessagePane(VerticalScroll):
         self._live: dict[str, Generation] = {}
         #: The compare round drawn side by side ([] when not comparing).
         self._round: list[Message] = []
+        #: The find bar's words, marked in every message drawn (None: none).
+        self._needle: str | None = None
         self._left_out: set[str] = set()
         self._loading = False
         self._jumping = False
@@ -340,7 +342,9 @@ class MessagePane(VerticalScroll):
         """The widget that draws ``message`` (live if one of the replies being
         written is it; the replies of a compare round side by side)."""
         if message in self._round:
-            return CompareRow(message, self._round, self._live, self.price_lookup)
+            row = CompareRow(message, self._round, self._live, self.price_lookup)
+            row.mark(self._needle)
+            return row
         versions = None
         if self.conversation is not None:
             siblings = self.conversation.siblings(message)
@@ -356,7 +360,18 @@ class MessagePane(VerticalScroll):
             view = AssistantMessageView(message, live, self.price_lookup, versions)
         if message.id in self._left_out:
             view.add_class("-left-out")
+        if self._needle:
+            view.mark(self._needle)
         return view
+
+    def mark(self, needle: str | None) -> None:
+        """Mark the matches of ``needle`` in every message drawn now or later."""
+        needle = needle if needle and needle.strip() else None
+        if needle == self._needle:
+            return
+        self._needle = needle
+        for view in self._message_views():
+            view.mark(needle)
 
     def _queued_hint(self) -> str:
         select = self.keymap.label("select_messages")
