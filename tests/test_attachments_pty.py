@@ -56,6 +56,29 @@ def test_tab_completes_the_name_and_the_file_reaches_the_model(
     quit_app(term)
 
 
+def test_an_at_word_lists_what_it_can_name_as_it_is_typed(
+    launch: Launch, tmp_path: Path
+) -> None:
+    (tmp_path / "notes-a.txt").write_text("a\n")
+    (tmp_path / "notes-b.txt").write_text("b\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("# Guide\n")
+    term = launch()
+    term.send("compare @no")
+    term.wait_until(
+        lambda s: "@ notes-a.txt  notes-b.txt  (Tab completes)" in s, what="the two names"
+    )
+    term.send("x")  # nothing starts with "nox"
+    term.wait_for_text("@nox: no file or folder of that name here")
+    term.press("backspace", "backspace", "backspace")
+    term.send("do")
+    term.wait_for_text("@ docs/")
+    term.press("tab")  # into the folder: its files are listed
+    term.wait_until(lambda s: "@docs/" in prompt_row(s) and "@ guide.md" in s, what="descended")
+    term.send(" and more")  # the cursor left the word: the list goes
+    term.wait_until(lambda s: "guide.md" not in s, what="the list gone")
+
+
 def test_a_file_that_cannot_go_keeps_the_message(
     launch: Launch, server: OpenAIServer, tmp_path: Path
 ) -> None:

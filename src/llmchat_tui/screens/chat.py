@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import events, on, work
 from textual.actions import SkipAction
@@ -27,7 +28,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from llmchat_tui import budget, paths, tokens
+from llmchat_tui import attachments, budget, paths, tokens
 from llmchat_tui.attachments import AttachmentError
 from llmchat_tui.compare import CompareError
 from llmchat_tui.find import Match, find, position
@@ -42,6 +43,7 @@ from llmchat_tui.session import ChatSession, Turn
 from llmchat_tui.store import StoreError
 from llmchat_tui.widgets.find_bar import FindBar
 from llmchat_tui.widgets.messages import MessagePane
+from llmchat_tui.widgets.path_hints import PathHints
 from llmchat_tui.widgets.prompt import PromptInput
 from llmchat_tui.widgets.sidebar import Sidebar, row_of
 from llmchat_tui.widgets.status_bar import StatusBar
@@ -285,6 +287,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield self.pane
                 yield self.find_bar
+                yield self.path_hints
                 yield self.prompt
                 yield self.status
         yield Footer()
@@ -295,6 +298,7 @@ class ChatScreen(Screen[None]):
         self.pane = MessagePane(self.keymap, price_lookup=self.session.price, id="messages")
         self.prompt = PromptInput(self.keymap, id="prompt")
         self.find_bar = FindBar(id="find")
+        self.path_hints = PathHints(id="path-hints")
         self.status = StatusBar(id="status")
         #: The find bar's matches in the open conversation, and which one is shown.
         self.matches: list[Match] = []
@@ -921,8 +925,19 @@ class ChatScreen(Screen[None]):
             return
         self._list_draft(conversation, saved)
 
+    @on(PromptInput.SelectionChanged)
+    def _prompt_cursor_moved(self) -> None:
+        self._show_path_hints()
+
+    def _show_path_hints(self) -> None:
+        """Under an ``@`` word, list the files it can name (what Tab completes to)."""
+        word = self.prompt.at_word()
+        names = attachments.complete_path(word, Path.cwd())[1] if word is not None else []
+        self.path_hints.show_for(word, names, self.keymap.label("complete_path"))
+
     @on(PromptInput.Changed)
     def _prompt_changed(self) -> None:
+        self._show_path_hints()
         if self._estimate_timer is not None:
             self._estimate_timer.stop()
         self._estimate_timer = self.set_timer(0.15, self.update_estimate)

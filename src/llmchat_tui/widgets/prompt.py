@@ -23,6 +23,8 @@ PASTE_CHIP_CHARS = 10_000
 CHIP = re.compile(r"⟦pasted #(\d+): [\d,]+ characters⟧")
 #: An ``@path`` word being typed, at the end of the text before the cursor.
 _AT_WORD = re.compile(r"(?:^|\s)@(\S*)$")
+#: How far back from the cursor an ``@`` word is looked for (characters).
+AT_WORD_REACH = 1024
 
 
 class PromptInput(TextArea):
@@ -199,6 +201,14 @@ class PromptInput(TextArea):
             return
         self.load(edited)
         self.focus()
+
+    def at_word(self) -> str | None:
+        """The ``@path`` word being typed at the cursor (without the ``@``), if any."""
+        row, column = self.cursor_location
+        # The end of the line only: a word is short, and a huge pasted line stays cheap.
+        before = self.document.get_line(row)[:column][-AT_WORD_REACH:]
+        match = _AT_WORD.search(before)
+        return match.group(1) if match is not None else None
 
     def action_complete_path(self) -> None:
         """Complete the ``@path`` word before the cursor; elsewhere Tab moves the focus."""
