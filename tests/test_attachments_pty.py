@@ -56,9 +56,7 @@ def test_tab_completes_the_name_and_the_file_reaches_the_model(
     quit_app(term)
 
 
-def test_an_at_word_lists_what_it_can_name_as_it_is_typed(
-    launch: Launch, tmp_path: Path
-) -> None:
+def test_an_at_word_lists_what_it_can_name_as_it_is_typed(launch: Launch, tmp_path: Path) -> None:
     (tmp_path / "notes-a.txt").write_text("a\n")
     (tmp_path / "notes-b.txt").write_text("b\n")
     (tmp_path / "docs").mkdir()

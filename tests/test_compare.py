@@ -184,6 +184,8 @@ async def test_one_model_failing_leaves_the_others_going(
     await session.send(conversation, "Who answers?")
     good, bad = await run_all(session, conversation)
     assert good.state is State.COMPLETE and bad.state is State.ERROR
+    with pytest.raises(ValueError, match="bad gave no reply to keep"):
+        await session.keep(conversation, bad.message)
     saved = {m["model"]: m for m in on_disk(session, conversation)["messages"][1:]}
     assert saved["good"]["content"] == "Still here." and saved["good"]["status"] == "complete"
     assert saved["bad"]["status"] == "error" and "no such model" in saved["bad"]["error"]

@@ -562,6 +562,8 @@ class ChatSession:
         self._check_idle(conversation)
         if message not in compare.round_of(conversation):
             raise ValueError("that reply is not one of the replies being compared")
+        if not message.content:
+            raise ValueError(f"{message.model or 'that model'} gave no reply to keep")
         before = (
             conversation.current_id,
             list(conversation.compare),

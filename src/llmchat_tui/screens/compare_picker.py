@@ -16,6 +16,9 @@ from textual.widgets.option_list import Option
 from llmchat_tui.compare import MAX_MODELS, MIN_MODELS, CompareError, parse_models
 from llmchat_tui.sanitize import clean_line
 
+#: What the keys do, under the list.
+HOW = "Enter adds or removes the highlighted model · Enter on the empty box compares · Esc cancels"
+
 
 class ComparePicker(ModalScreen[list[str] | None]):
     """Choose 2-4 models: Enter adds or removes the highlighted one (or the typed
@@ -64,6 +67,7 @@ class ComparePicker(ModalScreen[list[str] | None]):
         self.query_one("#query", Input).focus()
         self._refill("")
         self._show_chosen()
+        self._note(HOW)
         if self.load is not None:
             self._note("Loading the model list from the server…")
             self._load()
@@ -78,7 +82,7 @@ class ComparePicker(ModalScreen[list[str] | None]):
             self._note(f"Could not list the server's models ({reason}); type names instead.")
             return
         self.choices = list(dict.fromkeys(self.choices + [clean_line(c, 120) for c in found]))
-        self._note("")
+        self._note(HOW)
         self._refill(self.query_one("#query", Input).value)
 
     def _note(self, text: str, style: str = "$text-muted") -> None:
@@ -139,7 +143,7 @@ class ComparePicker(ModalScreen[list[str] | None]):
             return
         else:
             self.chosen.append(name)
-        self._note("")
+        self._note(HOW)
         query = self.query_one("#query", Input)
         query.value = ""
         query.focus()
