@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, setup_env  # noqa: E402
 
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9"]
+ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9", "B13"]
 
 
 # --------------------------------------------------------------------------- child side
@@ -63,7 +63,10 @@ def child_main(args: argparse.Namespace) -> int:
         elif args.child == "B4":
             rows = asyncio.run(suites.b4(cfg, profile=args.profile or ""))
         else:
-            rows = asyncio.run(suites.SUITES[args.child](cfg))
+            import compare_suite
+
+            every = {**suites.SUITES, "B13": compare_suite.b13}
+            rows = asyncio.run(every[args.child](cfg))
         Path(args.out).write_text(json.dumps(rows, default=str))
         if args.profile and args.child != "B4":
             write_profile(args)
