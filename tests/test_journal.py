@@ -185,6 +185,23 @@ def test_a_journal_is_not_folded_while_another_process_holds_the_lock(store: Sto
     assert (file_key(path), journal.read_bytes()) == before  # and changes nothing
 
 
+def test_loading_a_conversation_this_store_streams_into_leaves_its_file_alone(
+    store: Store,
+) -> None:
+    """A load meanwhile (an export, a restore) must not mark the live reply interrupted
+    on disk: recovery after a crash would then skip its journal."""
+    conv, reply = streaming_conversation()
+    store.save(conv)  # before the request: no journal file yet
+    path = store.path_for(conv.id)
+    before = file_key(path)
+    assert store.load(conv.id).messages[-1].status is Status.INTERRUPTED  # the copy only
+    assert file_key(path) == before
+    reply.content = "still streaming"
+    store.checkpoint(conv, reply)
+    # A crash now.
+    assert Store(store.data_dir).load(conv.id).messages[-1].content == "still streaming"
+
+
 def test_open_folds_the_journals_a_crash_left(store: Store) -> None:
     conv, reply = streaming_conversation()
     store.save(conv)

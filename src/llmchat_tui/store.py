@@ -866,7 +866,7 @@ class Store:
             stuck = [m for m in conv.nodes if m.status == Status.STREAMING]
             for message in stuck:
                 message.status = Status.INTERRUPTED
-            live = conv_id in self._journals and self._journals[conv_id].exists
+            live = conv_id in self._journals  # a reply of this store streams into it
             if (stuck or recovery is not None) and not live:
                 with self._write_permission() as allowed:
                     if allowed:
