@@ -55,6 +55,12 @@ SUFFIX = ".journal"
 FIGURES = ("model", "finish_reason", "ttft_s", "tokens_per_s", "usage")
 
 
+#: Where the system has no F_FULLFSYNC (Linux), the journal is opened O_DSYNC: each
+#: write returns once its bytes are durable, one system call (and one wait for the
+#: GIL afterwards) instead of a write and an fdatasync.
+_DSYNC = 0 if hasattr(fcntl, "F_FULLFSYNC") else getattr(os, "O_DSYNC", 0)
+
+
 def _sync(fd: int) -> None:
     """Make the appended bytes durable (F_FULLFSYNC on macOS, else fdatasync)."""
     full = getattr(fcntl, "F_FULLFSYNC", None)
@@ -114,8 +120,11 @@ class Journal:
 
     Not thread-safe: the store calls it under its own lock. Each message has a
     cursor: how much of its text and reasoning is durable. :meth:`append`
-    writes what lies beyond the cursors and fsyncs; :meth:`reset` (after a
-    full save of the conversation) removes the file and moves the cursors.
+    writes what lies beyond the cursors and fsyncs. Around a full save of the
+    conversation: :meth:`prepare` before it (the file exists, and the save's
+    fsync of the folder makes its name durable, so no append has to), then
+    :meth:`restart` (replies still stream: the file is emptied) or
+    :meth:`reset` (none does: the file is removed).
     """
 
     def __init__(self, path: Path, mode: int = 0o600) -> None:
@@ -179,7 +188,8 @@ class Journal:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            _sync(fd)
+            if not _DSYNC:
+                _sync(fd)
         except BaseException:
             self._cut_back(fd)
             raise
@@ -188,13 +198,34 @@ class Journal:
             self._cursors[message_id] = cursor
         return len(data)
 
+    def prepare(self) -> None:
+        """Create the file (if it is not there) before a full save of the conversation,
+        whose fsync of the folder then makes its name durable. Raises ``OSError``."""
+        self._open(sync_dir=False)
+
+    def restart(self, durable: dict[str, tuple[int, int]]) -> None:
+        """The conversation was saved whole and replies still stream: empty the file;
+        ``durable`` gives, per message id, the (text, reasoning) lengths that save
+        holds at least. The emptying need not be durable: lines the file already
+        holds are not applied twice."""
+        try:
+            os.ftruncate(self._open(sync_dir=False), 0)
+            self._size = 0
+        except OSError as error:
+            log.warning("could not empty %s: %s", self.path, error)
+            self.close()  # its lines stay, harmless; appends go on after them
+        self._set_cursors(durable)
+
     def reset(self, durable: dict[str, tuple[int, int]]) -> None:
-        """The conversation was saved whole: remove the file; ``durable`` gives, per
-        message id, the (text, reasoning) lengths that save holds at least."""
+        """The conversation was saved whole: remove the file; ``durable`` as for
+        :meth:`restart`. The removal need not be durable either: a journal that a
+        crash brings back holds only text its conversation's file has."""
         self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-            _sync_dir(self.path.parent)
+        self._set_cursors(durable)
+
+    def _set_cursors(self, durable: dict[str, tuple[int, int]]) -> None:
         self._cursors = {
             key: _Cursor(text, reasoning) for key, (text, reasoning) in durable.items()
         }
@@ -206,11 +237,17 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _open(self) -> int:
+    def _open(self, *, sync_dir: bool = True) -> int:
+        """The open file, created if needed (and its name made durable if ``sync_dir``)."""
         if self._fd is not None:
             return self._fd
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(self.path, flags | getattr(os, "O_NOFOLLOW", 0), self.mode)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | _DSYNC
+        try:
+            fd = os.open(self.path, flags)
+            created = False
+        except FileNotFoundError:
+            fd = os.open(self.path, flags | os.O_CREAT, self.mode)
+            created = True
         try:
             os.fchmod(fd, self.mode)  # exactly ``mode`` whatever the umask
             size = os.fstat(fd).st_size
@@ -221,7 +258,8 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        _sync_dir(self.path.parent)
+        if created and sync_dir:
+            _sync_dir(self.path.parent)
         self._fd, self._size = fd, size
         return fd
 

@@ -991,18 +991,24 @@ class Store:
                 for m in list(conv.nodes)
                 if m.status is Status.STREAMING
             }
-            try:
-                stat = _atomic_write(path, encode_conversation(conv))
-            except OSError as error:
-                raise StoreError(f"could not save {path}: {error}") from error
             journal = self._journals.get(conv.id)
             if journal is None and durable:
                 journal = self._journals[conv.id] = journals.Journal(
                     self.journal_path(conv.id), FILE_MODE
                 )
+            try:
+                if journal is not None and durable:
+                    # Created now, so this save's fsync of the folder covers its name
+                    # too: the first checkpoint is an append + fdatasync, nothing more.
+                    journal.prepare()
+                stat = _atomic_write(path, encode_conversation(conv))
+            except OSError as error:
+                raise StoreError(f"could not save {path}: {error}") from error
             if journal is not None:
-                journal.reset(durable)
-                if not durable:
+                if durable:
+                    journal.restart(durable)
+                else:
+                    journal.reset({})
                     del self._journals[conv.id]
             self._set_entry(conv.id, _entry(conv, stat))
             self._index_dirty = True
