@@ -213,8 +213,8 @@ UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 def _message_json(message: Any) -> bytes:
     """One message as compact JSON, cached on the message until it changes.
 
-    A checkpoint of a long conversation then serialises only the reply that
-    is streaming, not every finished message again (benchmark B7).
+    A full save of a long conversation (the fold at the end of a reply) then
+    serialises only the reply that changed, not every finished message again (B7).
     """
     usage = message.usage
     key = (
