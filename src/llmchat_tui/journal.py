@@ -134,11 +134,6 @@ class Journal:
         self._size = 0  # bytes known to be whole lines
         self._cursors: dict[str, _Cursor] = {}
 
-    @property
-    def exists(self) -> bool:
-        """Whether this journal has a file now (it is created by the first append)."""
-        return self._fd is not None
-
     def can_append(self, message: Message) -> bool:
         """False when ``message`` changed in a way appends cannot say (it got shorter)."""
         cursor = self._cursors.get(message.id)

@@ -996,11 +996,15 @@ class Store:
                 journal = self._journals[conv.id] = journals.Journal(
                     self.journal_path(conv.id), FILE_MODE
                 )
-            try:
-                if journal is not None and durable:
-                    # Created now, so this save's fsync of the folder covers its name
-                    # too: the first checkpoint is an append + fdatasync, nothing more.
+            if journal is not None and durable:
+                # Created now, so this save's fsync of the folder covers its name too:
+                # the first checkpoint is one durable append. If it cannot be created
+                # (a full disk), the first append tries again; the save goes on.
+                try:
                     journal.prepare()
+                except OSError as error:
+                    log.warning("could not create %s: %s", journal.path, error)
+            try:
                 stat = _atomic_write(path, encode_conversation(conv))
             except OSError as error:
                 raise StoreError(f"could not save {path}: {error}") from error
