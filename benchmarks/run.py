@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, setup_env  # noqa: E402
 
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9", "B13"]
+ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B7B", "B9", "B13"]
 
 
 # --------------------------------------------------------------------------- child side

@@ -22,8 +22,9 @@ from conftest import eventually
 from llmchat_tui import tokens
 from llmchat_tui.config import Settings
 from llmchat_tui.generation import State
+from llmchat_tui.journal import read as journal_lines
 from llmchat_tui.llm import ChatClient
-from llmchat_tui.models import Conversation, Status
+from llmchat_tui.models import Conversation, Message, Status
 from llmchat_tui.session import CONTINUE_INSTRUCTION, ChatSession, Turn
 from llmchat_tui.store import Store, StoreError
 from openai_server import OpenAIServer, Reply
@@ -463,24 +464,68 @@ async def test_a_failed_save_takes_the_transaction_back(
 
 
 async def test_a_held_reply_is_on_disk_with_the_text_so_far(session, server):
+    session.store.acquire_lock(wait=0)  # as the app does: readers do not fold its journal
     resume = threading.Event()
     server.queue(Reply(content=HELLO, stall_after=3, resume=resume))
     conversation = session.new_conversation()
     turn = await session.send(conversation, "Hi")
+    path = session.store.path_for(conversation.id)
+    journal = session.store.journal_path(conversation.id)
+    sent_stat = path.stat()
     task = asyncio.create_task(turn.generation.run())
 
     def checkpointed() -> bool:
-        reply = disk_messages(session, conversation)[1]
-        return (reply["content"], reply["status"]) == ("Hello world!", "streaming")
+        reply = Store(session.store.data_dir).load(conversation.id).messages[1]
+        return reply.content == "Hello world!"
 
-    # The server holds the stream after three parts; the checkpoint writes them.
+    # The server holds the stream after three parts; the checkpoint appends them to the
+    # journal. A new run of the app reading the conversation now sees the words so far.
     await eventually(checkpointed, what="a checkpoint of the held text")
     assert task.done() is False and turn.generation.state is State.STREAMING
-    # A new run of the app reading the file now sees the words so far.
-    loaded = Store(session.store.data_dir).load(conversation.id)
-    assert loaded.messages[1].content == "Hello world!"
+    # The conversation file was not rewritten for it: only the journal grew.
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (
+        sent_stat.st_ino,
+        sent_stat.st_mtime_ns,
+    )
+    assert disk_messages(session, conversation)[1]["status"] == "streaming"
+    lines = journal_lines(journal)
+    assert lines is not None and "".join(line.get("text", "") for line in lines) == "Hello world!"
 
     resume.set()
     await task
     reply = disk_messages(session, conversation)[1]
     assert (reply["content"], reply["status"]) == ("".join(HELLO), "complete")
+    assert not journal.exists(), "the end of the reply folds the journal into the file"
+
+
+async def test_streaming_into_a_big_conversation_writes_about_the_reply_not_the_file(
+    session, server
+):
+    """Bytes written per byte of reply, counted: the 2 MB conversation file is not
+    rewritten while the reply streams; only the journal grows, by about the reply."""
+    conversation = session.new_conversation()
+    filler = "lorem ipsum dolor sit amet " * 80
+    for _ in range(1000):
+        conversation.add(Message(role="user", content="go on"))
+        conversation.add(Message(role="assistant", content=filler))
+    await session.save(conversation)
+    server.queue(Reply.tokens(300, delay=0.005))
+    turn = await session.send(conversation, "and a long reply, please")
+    path = session.store.path_for(conversation.id)
+    journal = session.store.journal_path(conversation.id)
+    sent = (path.stat().st_ino, path.stat().st_mtime_ns)
+    grown: list[int] = []
+    task = asyncio.create_task(turn.generation.run())
+    while not task.done():
+        if turn.generation.active:
+            assert (path.stat().st_ino, path.stat().st_mtime_ns) == sent, "file rewritten"
+            if journal.exists():
+                grown.append(journal.stat().st_size)
+        await asyncio.sleep(0.01)
+    await task
+    assert turn.generation.state is State.COMPLETE
+    reply_bytes = len(turn.reply.content.encode())
+    assert path.stat().st_size > 2_000_000
+    assert len(set(grown)) >= 3, "several checkpoints while it streamed"
+    assert max(grown) <= 5 * reply_bytes, f"{max(grown) / reply_bytes:.2f}x the reply's bytes"
+    assert not journal.exists()

@@ -390,6 +390,8 @@ def test_load_repairs_streaming_without_touching_updated_at(store: Store) -> Non
     store.save(conv)
     path = store.conversations_dir / f"{conv.id}.json"
 
+    # The next run (the store that saved it would still be streaming into it).
+    store = Store(store.data_dir)
     loaded = store.load(conv.id)
     assert loaded.messages[-1].status == Status.INTERRUPTED
     assert loaded.updated_at == conv.updated_at

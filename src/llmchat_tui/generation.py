@@ -79,6 +79,10 @@ SPEED_MIN_DELTAS = 2
 SPEED_MIN_SECONDS = 0.05
 #: The longest the stream reader runs without letting the event loop do anything else.
 READ_SLICE_S = 0.004
+#: Seconds between checkpoints while text arrives: what a kill -9 can lose at most.
+#: Cheap because a checkpoint only appends the new text to a journal (see
+#: :meth:`llmchat_tui.store.Store.checkpoint`).
+CHECKPOINT_INTERVAL_S = 0.2
 
 
 class Generation:
@@ -91,8 +95,10 @@ class Generation:
         client: the LLM client.
         request: the chat messages to send.
         model: the model name.
-        save: awaited to checkpoint the conversation (at most every
-            ``checkpoint_interval`` seconds while text arrives, and at the end).
+        save: awaited to checkpoint the reply (at most every
+            ``checkpoint_interval`` seconds while text arrives, with the
+            message's status ``streaming``; and once at the end, with its
+            final status).
         prompt_estimate: tiktoken estimate of the prompt, until the server
             reports usage.
         dropped: how many of the oldest history messages were left out of
@@ -128,7 +134,7 @@ class Generation:
         prompt_estimate: int | None = None,
         retry: RetryPolicy | None = None,
         options: Mapping[str, Any] | None = None,
-        checkpoint_interval: float = 1.0,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         dropped: int = 0,
         tee: Tee | None = None,

@@ -179,6 +179,24 @@ class ChatSession:
                 raise
             self._saved(conversation.id, None)
 
+    async def checkpoint(self, conversation: Conversation, message: Message) -> None:
+        """Make a reply's progress durable: while ``message`` streams, its new text is
+        appended to the conversation's journal (:meth:`Store.checkpoint`), else the
+        conversation is saved whole (which folds the journal). Failures are told
+        like :meth:`save`'s (:attr:`unsaved`, ``on_save_state``)."""
+        if message.status is not Status.STREAMING:
+            await self.save(conversation)
+            return
+        lock = self._save_locks.setdefault(conversation.id, asyncio.Lock())
+        async with lock:
+            self._as_opened.pop(conversation.id, None)
+            try:
+                await asyncio.to_thread(self.store.checkpoint, conversation, message)
+            except (OSError, StoreError) as error:
+                self._saved(conversation.id, error)
+                raise
+            self._saved(conversation.id, None)
+
     def save_now(self, conversation: Conversation) -> None:
         """Write ``conversation`` synchronously (used at exit); not if it is exactly
         as it was read from its file."""
@@ -871,7 +889,7 @@ class ChatSession:
 
         async def checkpoint() -> None:
             conversation.touch()
-            await self.save(conversation)
+            await self.checkpoint(conversation, reply)
 
         conversation_id = conversation.id
 

@@ -7,6 +7,8 @@ Layout of a data folder (0700, every file 0600)::
         index.json              a cache of every conversation's summary
         conversations/
             <id>.json           one conversation, schema_version'ed
+            <id>.journal        only while a reply streams (or after a crash): what
+                                arrived since the last full save (llmchat_tui.journal)
         trash/                  deleted conversations and messages (see llmchat_tui.trash)
 
 Guarantees:
@@ -18,6 +20,11 @@ Guarantees:
   whose (mtime_ns, size, inode) differ from their index entry are parsed.
 * A file that cannot be read is reported as :class:`Skipped`, never modified,
   and never overwritten by :meth:`Store.save`.
+* While a reply streams, :meth:`Store.checkpoint` appends the new text to the
+  conversation's journal and fsyncs it; the JSON file is not rewritten until
+  the reply ends (a full :meth:`Store.save` folds the journal in and removes
+  it). :meth:`Store.load` applies a journal left by a crash, folds it and
+  removes it; :meth:`Store.open` does that for every leftover journal.
 * Older files are upgraded in memory through :data:`UPGRADES`; files written
   by a newer version are skipped.
 * A deleted conversation is moved to ``trash/`` with one ``os.replace`` in the
@@ -44,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from llmchat_tui import journal as journals
 from llmchat_tui.attachments import FOLDER as ATTACHMENTS_FOLDER
 from llmchat_tui.attachments import Attachment, AttachmentError
 from llmchat_tui.models import (
@@ -205,8 +213,8 @@ UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 def _message_json(message: Any) -> bytes:
     """One message as compact JSON, cached on the message until it changes.
 
-    A checkpoint of a long conversation then serialises only the reply that
-    is streaming, not every finished message again (benchmark B7).
+    A full save of a long conversation (the fold at the end of a reply) then
+    serialises only the reply that changed, not every finished message again (B7).
     """
     usage = message.usage
     key = (
@@ -528,6 +536,8 @@ class Store:
         self._last_flush = float("-inf")
         self._lock_fd: int | None = None
         self._monotonic = clock
+        # The journals of conversations whose replies stream (see checkpoint).
+        self._journals: dict[str, journals.Journal] = {}
 
     # -- locations ---------------------------------------------------------
 
@@ -560,6 +570,10 @@ class Store:
         """The file of conversation ``conv_id`` (raises StoreError for an invalid id)."""
         return self._conv_dir / (_check_id(conv_id) + _SUFFIX)
 
+    def journal_path(self, conv_id: str) -> Path:
+        """The journal of conversation ``conv_id``: ``<id>.journal`` beside its file."""
+        return self._conv_dir / (_check_id(conv_id) + journals.SUFFIX)
+
     @property
     def skipped(self) -> list[Skipped]:
         """The unreadable files found by the last :meth:`open` (plus any found by load)."""
@@ -588,7 +602,8 @@ class Store:
                 self._remove_stale_tmp_files()
                 cached = self._read_index()
                 old_entries, old_skips = cached if cached is not None else ({}, {})
-                entries, skip_entries, io_skips = self._scan(old_entries, old_skips)
+                leftovers: list[str] = []
+                entries, skip_entries, io_skips = self._scan(old_entries, old_skips, leftovers)
             except OSError as error:
                 raise StoreError(f"cannot open {self._data_dir}: {error}") from error
 
@@ -603,18 +618,40 @@ class Store:
             self._refresh_skipped()
             if cached is None or entries != old_entries or skip_entries != old_skips:
                 self._write_index()
+            self._recover_journals(leftovers)
             return list(self._last_skipped)
 
+    def _recover_journals(self, conv_ids: list[str]) -> None:
+        """Fold the journals a crash left (each :meth:`load` applies, saves, removes)."""
+        for conv_id in conv_ids:
+            if conv_id not in self._entries or conv_id in self._journals:
+                continue  # no readable file to fold into (the journal is kept), or live
+            try:
+                self.load(conv_id)
+            except StoreError as error:
+                log.warning("could not recover the journal of %s: %s", conv_id, error)
+
     def _scan(
-        self, old_entries: dict[str, dict[str, Any]], old_skips: dict[str, dict[str, Any]]
+        self,
+        old_entries: dict[str, dict[str, Any]],
+        old_skips: dict[str, dict[str, Any]],
+        leftovers: list[str],
     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
-        """List the conversations folder, parsing only files the index does not vouch for."""
+        """List the conversations folder, parsing only files the index does not vouch for.
+
+        The ids of journals found are added to ``leftovers``.
+        """
         entries: dict[str, dict[str, Any]] = {}
         skip_entries: dict[str, dict[str, Any]] = {}
         io_skips: dict[str, str] = {}
         with os.scandir(self._conv_dir) as scan:
             for dirent in scan:
                 name = dirent.name
+                if name.endswith(journals.SUFFIX):
+                    conv_id = name[: -len(journals.SUFFIX)]
+                    if _ID_RE.fullmatch(conv_id):
+                        leftovers.append(conv_id)
+                    continue
                 if name.startswith(".") or not name.endswith(_SUFFIX):
                     continue
                 try:
@@ -781,11 +818,15 @@ class Store:
     def load(self, conv_id: str) -> Conversation:
         """Read one conversation with its messages.
 
-        A message left ``streaming`` by a crash comes back ``interrupted``;
-        the fix is saved at once (without changing ``updated_at``) unless
-        another process holds the lock, in which case only the returned copy
-        is fixed. Raises :class:`StoreError` if the file is missing or
-        unreadable; an unreadable file is then refused by :meth:`save`.
+        A message left ``streaming`` by a crash comes back ``interrupted``,
+        with the text its journal holds (see :mod:`llmchat_tui.journal`);
+        the fix is saved at once (without changing ``updated_at``) and the
+        journal removed, unless another process holds the lock (or this store
+        is writing that journal), in which case only the returned copy is
+        fixed. A journal that could not be applied whole (a line for a
+        message the file does not have) is kept, renamed ``…-unused-<time>``.
+        Raises :class:`StoreError` if the file is missing or unreadable; an
+        unreadable file is then refused by :meth:`save`.
 
         A field of the wrong type (a hand edit) does not stop the load: it is
         converted or left at its default, the file is not rewritten, and a
@@ -821,22 +862,56 @@ class Store:
                 for warning in warnings:
                     log.warning("%s", warning)
 
+            journal_path = self.journal_path(conv_id)
+            recovery = self._apply_journal(conv, journal_path)
             stuck = [m for m in conv.nodes if m.status == Status.STREAMING]
             for message in stuck:
                 message.status = Status.INTERRUPTED
-            if stuck:
+            live = conv_id in self._journals  # a reply of this store streams into it
+            if (stuck or recovery is not None) and not live:
                 with self._write_permission() as allowed:
                     if allowed:
                         try:
                             stat = _atomic_write(path, encode_conversation(conv))
                         except OSError as error:
                             log.warning("could not save the repaired %s: %s", path, error)
+                        else:
+                            if recovery is not None:
+                                self._remove_journal(journal_path, recovery)
 
             entry = _entry(conv, stat)
             if self._entries.get(conv_id) != entry:
                 self._set_entry(conv_id, entry)
                 self._index_dirty = True
             return conv
+
+    def _apply_journal(self, conv: Conversation, journal_path: Path) -> journals.Recovery | None:
+        """Apply the conversation's journal to ``conv``; None when there is none."""
+        try:
+            records = journals.read(journal_path)
+        except OSError as error:
+            log.warning("could not read %s: %s", journal_path, error)
+            return None
+        if records is None:
+            return None
+        recovery = journals.apply(conv, records)
+        if recovery.applied:
+            log.info("%s: recovered %d checkpoint(s)", journal_path, recovery.applied)
+        return recovery
+
+    def _remove_journal(self, journal_path: Path, recovery: journals.Recovery) -> None:
+        """After a fold: remove the journal, or set it aside if it was not applied whole."""
+        if not recovery.clean:
+            journals.set_aside(journal_path)
+            return
+        try:
+            os.unlink(journal_path)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            log.warning("could not remove %s: %s", journal_path, error)
+            return
+        _fsync_dir(self._conv_dir)
 
     def warnings_for(self, conv_id: str) -> list[str]:
         """The warnings of the last :meth:`load` of ``conv_id`` ([] if it was clean).
@@ -895,11 +970,13 @@ class Store:
     def save(self, conv: Conversation) -> None:
         """Atomically write ``conv`` to ``<id>.json`` and update its index entry.
 
-        Cheap enough for a checkpoint every second while a reply streams:
-        index.json itself is written at most every :attr:`index_flush_interval`
-        seconds (and by :meth:`flush_index`/:meth:`close`). Refuses, with
-        :class:`StoreError`, to overwrite a file that was found unreadable;
-        disk errors are raised as :class:`StoreError` too.
+        This is the fold of the conversation's journal: once the file is
+        written the journal is removed, and the replies still streaming go on
+        appending to a new one from what this save holds. index.json itself is
+        written at most every :attr:`index_flush_interval` seconds (and by
+        :meth:`flush_index`/:meth:`close`). Refuses, with :class:`StoreError`,
+        to overwrite a file that was found unreadable; disk errors are raised
+        as :class:`StoreError` too.
         """
         path = self.path_for(conv.id)
         with self._mutex:
@@ -907,13 +984,72 @@ class Store:
             reason = self._skip_reason(path.name)
             if reason is not None:
                 raise StoreError(f"refusing to overwrite unreadable {path}: {reason}")
+            # Taken before encoding: a streaming message only grows meanwhile, so the
+            # file holds at least this much of each (a lower bound is safe: journal
+            # lines say where their text goes, and text already there is not repeated).
+            durable = {
+                m.id: (len(m.content), len(m.reasoning))
+                for m in list(conv.nodes)
+                if m.status is Status.STREAMING
+            }
+            journal = self._journals.get(conv.id)
+            if journal is None and durable:
+                journal = self._journals[conv.id] = journals.Journal(
+                    self.journal_path(conv.id), FILE_MODE
+                )
+            if journal is not None and durable:
+                # Created now, so this save's fsync of the folder covers its name too:
+                # the first checkpoint is one durable append. If it cannot be created
+                # (a full disk), the first append tries again; the save goes on.
+                try:
+                    journal.prepare()
+                except OSError as error:
+                    log.warning("could not create %s: %s", journal.path, error)
             try:
                 stat = _atomic_write(path, encode_conversation(conv))
             except OSError as error:
                 raise StoreError(f"could not save {path}: {error}") from error
+            if journal is not None:
+                if durable:
+                    journal.restart(durable)
+                else:
+                    journal.reset({})
+                    del self._journals[conv.id]
             self._set_entry(conv.id, _entry(conv, stat))
             self._index_dirty = True
             self._maybe_flush_index()
+
+    def checkpoint(self, conv: Conversation, message: Message) -> int:
+        """Make what ``message`` gained since its last checkpoint durable, cheaply.
+
+        While ``message`` streams, its new text, reasoning and changed figures
+        are appended to the conversation's journal and fsynced: the bytes
+        written are about the reply's own, whatever the size of the
+        conversation, and ``<id>.json`` is not touched. Otherwise (the reply
+        ended, the conversation was never saved, or the message got shorter)
+        this is a full :meth:`save`, which also folds the journal. Returns
+        the bytes appended (0 after a full save or when nothing was new).
+        Errors as :meth:`save`: the user is told the same way.
+        """
+        path = self.path_for(conv.id)
+        with self._mutex:
+            self._ensure_open()
+            reason = self._skip_reason(path.name)
+            if reason is not None:
+                raise StoreError(f"refusing to overwrite unreadable {path}: {reason}")
+            journal = self._journals.get(conv.id)
+            if (
+                message.status is not Status.STREAMING
+                or conv.id not in self._entries
+                or journal is None
+                or not journal.can_append(message)
+            ):
+                self.save(conv)
+                return 0
+            try:
+                return journal.append([message])
+            except OSError as error:
+                raise StoreError(f"could not save {journal.path}: {error}") from error
 
     def delete(self, conv_id: str) -> None:
         """Delete a conversation's file and index entry (no error if already gone).
@@ -935,6 +1071,9 @@ class Store:
                 raise StoreError(f"could not delete {path}: {error}") from error
             else:
                 _fsync_dir(self._conv_dir)
+            journal = self._journals.pop(conv_id, None)
+            if journal is not None:
+                journal.reset({})
             self._drop_entry(conv_id)
             self.flush_index()
 
@@ -983,6 +1122,9 @@ class Store:
                 _fsync_dir(self._conv_dir)
             self._drop_entry(conv_id)
             self._warnings.pop(conv_id, None)
+            journal = self._journals.pop(conv_id, None)
+            if journal is not None:
+                journal.close()
             self.flush_index()
             return TrashEntry(
                 id=target.name[: -len(_SUFFIX)],
@@ -1343,6 +1485,9 @@ class Store:
     def close(self) -> None:
         """Write the index if needed and release the lock. Safe to call twice."""
         with self._mutex:
+            for journal in self._journals.values():
+                journal.close()
+            self._journals.clear()
             try:
                 if self._opened:
                     self.flush_index()
