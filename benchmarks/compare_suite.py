@@ -47,8 +47,10 @@ async def typing_while_streaming(
         await send_prompt(app, pilot, spec(n, rate=rate, burst=max(1, int(rate / 1000))))
         press_nowait(app, "enter")
         replies = await wait_until(
-            lambda: len(app.session.generations_of(conversation.id)) == len(models)
-            and app.session.generations_of(conversation.id),
+            lambda: (
+                len(app.session.generations_of(conversation.id)) == len(models)
+                and app.session.generations_of(conversation.id)
+            ),
             timeout=30,
         )
         await wait_until(lambda: all(g.parts for g in replies), timeout=30)

@@ -295,3 +295,28 @@ def test_found_words_are_marked_inside_styled_segments() -> None:
     assert [s.text for s in hits] == ["Walrus", "walrus"]
     assert hits[0].style is not None and hits[0].style.bold  # its own style kept
     assert mark_line(line, "otter") == line
+
+
+def test_a_reply_is_drawn_once_per_width() -> None:
+    """Textual draws a body twice at one width (its height, then its lines): the
+    second draw reuses the first; another width draws again."""
+    from rich.console import Console
+
+    from llmchat_tui.widgets.reply_markdown import ReplyMarkdown
+
+    console = Console(width=80, color_system=None)
+    body = ReplyMarkdown("# Title\n\nSome *text* and `code`.\n\n```python\nprint(1)\n```\n")
+    draws = 0
+    draw = body._draw
+
+    def counted(*args: object) -> object:
+        nonlocal draws
+        draws += 1
+        return draw(*args)  # type: ignore[arg-type]
+
+    body._draw = counted  # type: ignore[method-assign,assignment]
+    first = console.render_lines(body, console.options.update_width(60))
+    second = console.render_lines(body, console.options.update_width(60))
+    assert draws == 1 and first == second
+    narrow = console.render_lines(body, console.options.update_width(30))
+    assert draws == 2 and len(narrow) >= len(first)

@@ -169,8 +169,30 @@ class ReplyMarkdown(_Markdown):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self._blocks = _blocks(self.parsed)
+        #: The segments of the last draw and what they were drawn for. Textual draws a
+        #: widget's renderable twice at one width (once to measure its height, once
+        #: for its lines): the second time costs nothing.
+        self._drawn: tuple[tuple[object, ...], list[Segment]] | None = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        key = (
+            id(console),
+            options.max_width,
+            options.justify,
+            options.overflow,
+            options.no_wrap,
+            options.ascii_only,
+        )
+        if self._drawn is not None and self._drawn[0] == key:
+            yield from self._drawn[1]
+            return
+        drawn = list(self._draw(console, options))
+        segments = [item for item in drawn if isinstance(item, Segment)]
+        if len(segments) == len(drawn):  # only segments are kept (all there is today)
+            self._drawn = (key, segments)
+        yield from drawn
+
+    def _draw(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         if all(block.fits(width) for block in self._blocks):
             yield from super().__rich_console__(console, options)
