@@ -10,6 +10,7 @@ Baseline: the same typing while one reply streams at the same rate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from common import (
     build_app,
     percentile,
     press_nowait,
+    profiled,
     send_prompt,
     spec,
     wait_until,
@@ -32,7 +34,12 @@ MODELS = ["model-a", "model-b", "model-c", "model-d"]
 
 
 async def typing_while_streaming(
-    base_url: str, data: Path, models: list[str], rate: float, seconds: float
+    base_url: str,
+    data: Path,
+    models: list[str],
+    rate: float,
+    seconds: float,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """Type a letter every 100 ms for ``seconds`` while ``models`` each stream
     ``rate`` deltas/s (one model: a plain reply); then Esc."""
@@ -58,9 +65,10 @@ async def typing_while_streaming(
         echoes: list[float] = []
         start = time.perf_counter()
         letters = "abcdefghijklmnopqrstuvwxyz"
-        while time.perf_counter() - start < seconds:
-            echoes.append(await _key_echo(app, pilot, letters[len(echoes) % 26]))
-            await asyncio.sleep(0.1)
+        with profiled() if profile else contextlib.nullcontext():
+            while time.perf_counter() - start < seconds:
+                echoes.append(await _key_echo(app, pilot, letters[len(echoes) % 26]))
+                await asyncio.sleep(0.1)
         window = time.perf_counter() - start
         received = sum(len(g.parts) - at for g, at in zip(replies, shown0, strict=True)) / window
         stop_start = time.perf_counter()
@@ -83,7 +91,7 @@ async def b13(cfg: Config) -> list[dict[str, Any]]:
     with ServerProcess() as server:
         warm_encodings()
         four = await typing_while_streaming(
-            server.base_url, cfg.tmp / "b13-four", MODELS, rate, seconds
+            server.base_url, cfg.tmp / "b13-four", MODELS, rate, seconds, profile=True
         )
         one = await typing_while_streaming(
             server.base_url, cfg.tmp / "b13-one", MODELS[:1], rate, seconds

@@ -320,3 +320,31 @@ def test_a_reply_is_drawn_once_per_width() -> None:
     assert draws == 1 and first == second
     narrow = console.render_lines(body, console.options.update_width(30))
     assert draws == 2 and len(narrow) >= len(first)
+
+
+async def test_a_frozen_block_is_measured_once_per_width() -> None:
+    """Columns side by side are measured at more than one width; a finished block of a
+    streaming reply keeps its height for each, so a frame does not measure it again."""
+    from textual.geometry import Size
+
+    from llmchat_tui.widgets.reply_body import FrozenStatic
+    from llmchat_tui.widgets.reply_markdown import FrozenBlock
+
+    block = FrozenStatic(FrozenBlock("A paragraph that wraps " * 8), classes="frozen")
+    measured: list[int] = []
+    original = Static.get_content_height
+
+    def counting(self: Static, container: Size, viewport: Size, width: int) -> int:
+        measured.append(width)
+        return original(self, container, viewport, width)
+
+    app: App[None] = App()
+    async with app.run_test():
+        await app.mount(block)
+        Static.get_content_height = counting  # type: ignore[method-assign,assignment]
+        try:
+            size = Size(80, 24)
+            heights = [block.get_content_height(size, size, w) for w in (30, 60, 30, 60, 30)]
+        finally:
+            Static.get_content_height = original  # type: ignore[method-assign]
+    assert measured == [30, 60] and heights[0] > heights[1] and heights[0] == heights[2]

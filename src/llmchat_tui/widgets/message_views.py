@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from collections.abc import Callable
 
 from rich.console import RenderableType
@@ -36,6 +37,8 @@ FRAME_BUDGET_S = 1 / 30
 #: 2-core benchmark machine: smaller rounds would make a fast reply take longer to
 #: show (every frame has a fixed cost) without making keys any faster.
 ROUND_CHARS = (8_000, 4_000, 1 << 20)
+#: The replies being fed to the screen now (several while models are compared).
+FOLLOWING: weakref.WeakSet[AssistantMessageView] = weakref.WeakSet()
 #: How often a compare column's live figures are drawn again (seconds).
 FIGURES_S = 0.25
 PriceLookup = Callable[[str], Price | None]
@@ -239,6 +242,7 @@ class AssistantMessageView(Vertical):
         limit, least, most = ROUND_CHARS
         last_round = time.perf_counter()
         figures_at = 0.0
+        FOLLOWING.add(self)
         try:
             while True:
                 if self.column is not None and time.monotonic() - figures_at > FIGURES_S:
@@ -271,9 +275,12 @@ class AssistantMessageView(Vertical):
                 if not backlog:
                     await generation.wait_for_news(text_at, reasoning_at, state=generation.state)
                     last_round = time.perf_counter()  # waiting for the server is not drawing
-                # Let a burst of deltas pile up: one append per frame, not per token.
-                await asyncio.sleep(1 / 60)
+                # Let a burst of deltas pile up: one append per frame, not per token; with
+                # several replies streaming (a compare), each takes its turn, so a frame
+                # redraws about one of them and keys are not kept waiting behind all.
+                await asyncio.sleep(max(1, len(FOLLOWING)) / 60)
         finally:
+            FOLLOWING.discard(self)
             if body.is_attached:
                 await body.finish()
         footer.update(message_footer(self.message, self._price()))

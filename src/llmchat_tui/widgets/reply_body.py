@@ -30,6 +30,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.widgets import Static
 
 from llmchat_tui.blocks import (
@@ -48,6 +49,28 @@ __all__ = ["FrozenBlock", "ReplyBody", "markdown_renderable"]
 def _is_blank(line: str) -> bool:
     """A blank line as markdown-it reads one (spaces and tabs only)."""
     return not line.strip(" \t\r")
+
+
+class FrozenStatic(Static):
+    """A finished block of a streaming reply: it never changes, so its height at a
+    width is measured once. (Textual keeps one width per widget; columns side by side
+    are measured at more than one, which made every frame measure every block.)"""
+
+    #: Heights by width, a few of them.
+    KEPT = 4
+
+    def __init__(self, renderable: RenderableType, *, classes: str) -> None:
+        super().__init__(renderable, classes=classes)
+        self._heights: dict[int, int] = {}
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        height = self._heights.get(width)
+        if height is None:
+            height = super().get_content_height(container, viewport, width)
+            if len(self._heights) >= self.KEPT:
+                del self._heights[next(iter(self._heights))]
+            self._heights[width] = height
+        return height
 
 
 class ReplyBody(Vertical):
@@ -135,7 +158,7 @@ class ReplyBody(Vertical):
                 if finished.strip():
                     block = FrozenBlock(finished, self._after)
                     self._after = block.then or self._after
-                    await self.mount(Static(block, classes="frozen"), before=self._tail)
+                    await self.mount(FrozenStatic(block, classes="frozen"), before=self._tail)
                     self.frozen_blocks += 1
         self._tail.update(self._tail_renderable())
 

@@ -157,6 +157,10 @@ class _Markdown(RichMarkdown):
         super().__init__(text or " ", code_theme=_code_theme, hyperlinks=False)
 
 
+#: How many draws (at different widths) each reply keeps.
+DRAWS_KEPT = 3
+
+
 class ReplyMarkdown(_Markdown):
     """A reply's Markdown, drawn so that none of its text is invisible.
 
@@ -169,10 +173,11 @@ class ReplyMarkdown(_Markdown):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self._blocks = _blocks(self.parsed)
-        #: The segments of the last draw and what they were drawn for. Textual draws a
-        #: widget's renderable twice at one width (once to measure its height, once
-        #: for its lines): the second time costs nothing.
-        self._drawn: tuple[tuple[object, ...], list[Segment]] | None = None
+        #: The segments of the latest draws, by what they were drawn for. Textual draws
+        #: a widget's renderable twice at one width (once to measure its height, once
+        #: for its lines), and a layout of columns measures at more than one width:
+        #: drawing again at a width seen lately costs nothing.
+        self._drawn: dict[tuple[object, ...], list[Segment]] = {}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         key = (
@@ -183,13 +188,16 @@ class ReplyMarkdown(_Markdown):
             options.no_wrap,
             options.ascii_only,
         )
-        if self._drawn is not None and self._drawn[0] == key:
-            yield from self._drawn[1]
+        kept = self._drawn.get(key)
+        if kept is not None:
+            yield from kept
             return
         drawn = list(self._draw(console, options))
         segments = [item for item in drawn if isinstance(item, Segment)]
         if len(segments) == len(drawn):  # only segments are kept (all there is today)
-            self._drawn = (key, segments)
+            if len(self._drawn) >= DRAWS_KEPT:
+                del self._drawn[next(iter(self._drawn))]
+            self._drawn[key] = segments
         yield from drawn
 
     def _draw(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -253,14 +261,20 @@ class FrozenBlock:
         tops = [t.type for t in self.markdown.parsed if t.level == 0 and t.nesting >= 0]
         #: What the next piece is drawn after (None when this one draws no block).
         self.then: tuple[str, int] | None = None
+        self._drawn: dict[tuple[object, ...], list[Segment]] = {}
         if len(tops) > (1 if stand_in else 0):
             self.then = _AFTER_RULE if tops[-1] == "hr" else _AFTER_BLOCK
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # The natural height: Textual passes the widget's height, which would
-        # crop the lines before the stand-in's are skipped.
-        lines = console.render_lines(self.markdown, options.update(height=None), pad=False)
-        new_line = Segment.line()
-        for line in lines[self._skip :]:
-            yield from line
-            yield new_line
+        key = (id(console), options.max_width, options.justify, options.overflow)
+        kept = self._drawn.get(key)
+        if kept is None:
+            # The natural height: Textual passes the widget's height, which would
+            # crop the lines before the stand-in's are skipped.
+            lines = console.render_lines(self.markdown, options.update(height=None), pad=False)
+            new_line = Segment.line()
+            kept = [segment for line in lines[self._skip :] for segment in (*line, new_line)]
+            if len(self._drawn) >= DRAWS_KEPT:
+                del self._drawn[next(iter(self._drawn))]
+            self._drawn[key] = kept
+        yield from kept
