@@ -84,6 +84,8 @@ def test_the_found_words_are_marked_where_they_are_drawn(launch: Launch, data_di
     focus_sidebar(term)
     term.press("enter")
     term.wait_for_text("A walrus dives.")
+    # The prompt has the focus (the list gives it up a moment after the chat is drawn).
+    term.wait_until(lambda s: "Send" in footer(s), what="the prompt's keys")
     assert all(own == before for own, before in term.backgrounds("walrus"))
     term.press("ctrl+s")
     term.send("walrus")

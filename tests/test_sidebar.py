@@ -188,14 +188,17 @@ async def test_a_thousand_messages_open_at_their_end_without_building_them_all(m
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.chat.conversation.id == made[0].id)
         await pilot.pause()
-        views = app.chat.pane.views()
-        assert len(views) == BATCH
+        pane = app.chat.pane
+        views = pane.views()
+        # One screenful: more than the pane shows (it can scroll), far less than a batch.
+        jump = pane.jump_size()
+        assert len(views) == jump < BATCH and pane.max_scroll_y > 0
         assert all(isinstance(v, (UserMessageView, AssistantMessageView)) for v in views)
-        assert not app.chat.pane.query("Markdown")  # finished replies are cheap Statics
+        assert not pane.query("Markdown")  # finished replies are cheap Statics
         assert "answer 499 about huge" in screen_text(app)
         # Scrolling to the top loads the previous batch.
-        app.chat.pane.scroll_home(animate=False, immediate=True)
-        await wait_until(pilot, lambda: len(app.chat.pane.views()) == 2 * BATCH, what="older batch")
+        pane.scroll_home(animate=False, immediate=True)
+        await wait_until(pilot, lambda: len(pane.views()) == jump + BATCH, what="older batch")
 
 
 async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app, data_dir):
@@ -214,10 +217,10 @@ async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app,
         def ids():
             return [v.message.id for v in pane.views()]
 
-        # Home mounts the first batch only, and the selection follows it.
+        # Home mounts the first screenful only, and the selection follows it.
         await pilot.press("home")
         await wait_until(pilot, lambda: ids()[:1] == [everything[0].id], what="the first")
-        assert ids() == [m.id for m in everything[:BATCH]]
+        assert ids() == [m.id for m in everything[: pane.jump_size()]]
         await wait_until(pilot, lambda: pane.selected is pane.views()[0], what="selected")
         assert "huge" in screen_text(app)
 
@@ -249,7 +252,7 @@ async def test_a_long_conversation_is_mounted_through_a_bounded_window(make_app,
         # End goes back to the newest batch, and new messages are added after it.
         await pilot.press("end")
         await wait_until(pilot, lambda: ids()[-1] == everything[-1].id, what="the last")
-        assert len(ids()) == BATCH
+        assert len(ids()) == pane.jump_size()
         assert "answer 499 about huge" in screen_text(app)
 
 

@@ -1,17 +1,15 @@
-"""The message pane and the views of single messages.
+"""The message pane: the open conversation's messages, through a window.
 
-Finished messages are drawn cheaply: one ``Static`` holding a Rich Markdown
-renderable, no widget tree per paragraph. The reply in flight is a
-:class:`~llmchat_tui.widgets.reply_body.ReplyBody`: finished blocks frozen,
-one live block redrawn per frame.
+How one message is drawn is in :mod:`~llmchat_tui.widgets.message_views` (and a
+compare round's columns in :mod:`~llmchat_tui.widgets.compare_row`).
 
 A long conversation is shown through a window: at most :data:`WINDOW` message
 views are mounted at a time (Textual lays out every mounted widget on every
 frame, so the cost of a frame grows with what is mounted, not with what is
-seen). Opening shows the last :data:`BATCH` messages; scrolling to either end
-of the window mounts the next batch there and unmounts views beyond
-:data:`WINDOW` at the other end; Home and End jump straight to the first or last
-batch instead of mounting everything in between.
+seen). A jump (opening, Home, End, a found message, another version of a far
+message) mounts one screenful there and nothing between; scrolling to either
+end of the window mounts the next :data:`BATCH` there and unmounts views beyond
+:data:`WINDOW` at the other end.
 """
 
 from __future__ import annotations
@@ -56,6 +54,8 @@ __all__ = [
 ]
 
 BATCH = 40
+#: The fewest messages a jump (open, Home, End, a found message) mounts.
+MIN_JUMP = 10
 #: The most message views mounted at once (scrolling on unmounts the far end).
 WINDOW = 3 * BATCH
 MessageView = AssistantMessageView | UserMessageView | QueuedMessageView | CompareRow
@@ -327,7 +327,8 @@ class MessagePane(VerticalScroll):
         index = next((i for i, m in enumerate(messages) if m is message), None)
         if index is None:
             return
-        await self._mount_window(messages, index - BATCH // 2)
+        jump = self.jump_size()
+        await self._mount_window(messages, index - jump // 2, jump)
         view = self.view_of(message)
         if view is not None:
             self._select(view, scroll=False)
@@ -394,7 +395,7 @@ class MessagePane(VerticalScroll):
         self._queued = list(queued)
         self._left_out = set()
         messages = [m for m in conversation.messages if m.role != "system"]
-        await self._mount_window(messages, len(messages) - BATCH)
+        await self._mount_window(messages, len(messages), self.jump_size())
         self.anchor()
 
     def _shown_messages(self) -> list[Message]:
@@ -402,12 +403,21 @@ class MessagePane(VerticalScroll):
         mounted = [v.message for v in self.views() if not isinstance(v, QueuedMessageView)]
         return self._hidden + mounted + self._later
 
-    async def _mount_window(self, messages: Sequence[Message], start: int) -> None:
-        """Mount ``messages[start:start + BATCH]`` in place of everything in the pane."""
-        start = max(0, min(start, len(messages) - BATCH))
+    def jump_size(self) -> int:
+        """How many messages a jump mounts: a screenful. Every message view is at
+        least two rows high (a line and the space above it), so half the pane's
+        height fills it; scrolling on mounts :data:`BATCH` more at a time."""
+        height = self.size.height
+        return max(MIN_JUMP, height // 2 + 2) if height else BATCH
+
+    async def _mount_window(
+        self, messages: Sequence[Message], start: int, size: int = BATCH
+    ) -> None:
+        """Mount ``messages[start:start + size]`` in place of everything in the pane."""
+        start = max(0, min(start, len(messages) - size))
         self._hidden = list(messages[:start])
-        self._later = list(messages[start + BATCH :])
-        views: list[Widget] = [self.view_for(m) for m in messages[start : start + BATCH]]
+        self._later = list(messages[start + size :])
+        views: list[Widget] = [self.view_for(m) for m in messages[start : start + size]]
         if not self._later:
             views += [QueuedMessageView(q, self._queued_hint()) for q in self._queued]
         self._jumping = True
@@ -445,12 +455,13 @@ class MessagePane(VerticalScroll):
     async def _to_end(self) -> None:
         """Mount the last batch if the window is elsewhere (new messages go at the end)."""
         if self._later:
-            await self._mount_window(self._shown_messages(), len(self._shown_messages()))
+            shown = self._shown_messages()
+            await self._mount_window(shown, len(shown), self.jump_size())
 
     async def action_first_message(self) -> None:
         """Home: to the first message, mounting only the first batch (not all between)."""
         if self._hidden:
-            await self._mount_window(self._shown_messages(), 0)
+            await self._mount_window(self._shown_messages(), 0, self.jump_size())
         self.scroll_home(animate=False, immediate=True)
         self._select_end(first=True)
 
@@ -544,7 +555,8 @@ class MessagePane(VerticalScroll):
             index = next((i for i, m in enumerate(messages) if m is message), None)
             if index is None:
                 return False
-            await self._mount_window(messages, index - BATCH // 2)
+            jump = self.jump_size()
+            await self._mount_window(messages, index - jump // 2, jump)
         view = self.view_of(message)
         if view is None:
             return False
@@ -555,12 +567,16 @@ class MessagePane(VerticalScroll):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        if self._loading or self._jumping:
+        self._check_edges()
+
+    def _check_edges(self) -> None:
+        """At the top (or bottom) of the window with more beyond it: load that batch."""
+        if self._loading or self._jumping or not self.is_attached:
             return
-        if new <= 1 and self._hidden:
+        if self.scroll_y <= 1 and self._hidden:
             self._loading = True
             self.call_later(self._load_older)
-        elif self._later and new >= self.max_scroll_y - 1:
+        elif self._later and self.scroll_y >= self.max_scroll_y - 1:
             self._loading = True
             self.call_later(self._load_later)
 
@@ -599,6 +615,9 @@ class MessagePane(VerticalScroll):
                 self._keep_place(first, place)
         finally:
             self._loading = False
+            # Once laid out (and kept in place): still at an edge? Then the next batch.
+            # A scroll that came before the layout had nothing to measure against.
+            self.call_after_refresh(self._check_edges)
 
     async def _load_later(self) -> None:
         """Mount the batch below the window; unmount what is beyond WINDOW above."""
@@ -634,6 +653,7 @@ class MessagePane(VerticalScroll):
                 self.release_anchor()
         finally:
             self._loading = False
+            self.call_after_refresh(self._check_edges)
 
     @staticmethod
     def _place(view: Widget | None) -> int:
