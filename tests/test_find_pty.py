@@ -105,6 +105,32 @@ def test_the_found_words_are_marked_where_they_are_drawn(launch: Launch, data_di
     quit_app(term)
 
 
+def test_find_and_a_word_in_one_burst_again_and_again(launch: Launch, data_dir: Path) -> None:
+    """Ctrl+S and the word after it, written at once, several times over: the word is
+    always in the find box, never in the prompt. (Once a burst had sent its word to
+    the find box, the prompt kept routing its keys round the app, and the next
+    burst's word came back to it before the find box had the focus.)"""
+    term = launch()
+    for word in ("walrus", "otter", "narwhal", "seal"):
+        term.wait_until(lambda s: "Send" in footer(s), what="the prompt's keys")
+        term.send("\x13" + word)  # Ctrl+S and the word in one write
+        term.wait_until(lambda s, w=word: w in s, what=word)
+        screen = term.wait_until(lambda s: "Close find" in footer(s), what="the find bar")
+        assert word not in prompt_row(screen), f"{word!r} went to the prompt"
+        term.press("escape")
+        term.wait_until(lambda s: "Find in this conversation" not in s, what="the bar closed")
+    screen = term.screen_text()
+    assert not any(w in prompt_row(screen) for w in ("walrus", "otter", "narwhal", "seal"))
+    quit_app(term)
+
+
+def prompt_row(screen: str) -> str:
+    """The prompt's first line of text (below its top border)."""
+    rows = screen.splitlines()
+    tops = [i for i, row in enumerate(rows) if "▔▔▔" in row and "▊" in row]
+    return rows[tops[-1] + 1] if tops else ""
+
+
 def test_opening_a_search_hit_shows_where_the_words_are(launch: Launch, data_dir: Path) -> None:
     long_chat(data_dir)
     term = launch()

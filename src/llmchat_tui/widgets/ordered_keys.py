@@ -20,12 +20,16 @@ from textual.widgets import Input
 #: Widgets that ran a binding and must hand the keys already queued for them back to
 #: the app, which routes them once the binding's effects (a focus change) are done.
 _handing_back: weakref.WeakSet[Widget] = weakref.WeakSet()
+#: How many bindings each widget ran (a key handed back before the latest one may
+#: have come back ahead of that binding's focus change: it goes round again).
+_bindings_run: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
 #: How many keys each widget handed back that have not come back yet: until they
 #: have, newer keys go the same way, so none can overtake them.
 _in_flight: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
-#: The keys handed back (a subclass would not reach ``_on_key``: Textual picks the
-#: handler by the message's class name).
-_handed_back: weakref.WeakSet[events.Key] = weakref.WeakSet()
+#: The keys handed back, with the widget's count of bindings run when they left (a
+#: subclass would not reach ``_on_key``: Textual picks the handler by the message's
+#: class name).
+_handed_back: weakref.WeakKeyDictionary[events.Key, int] = weakref.WeakKeyDictionary()
 
 
 async def run_binding_now(widget: Widget, event: events.Key) -> bool:
@@ -46,6 +50,7 @@ async def run_binding_now(widget: Widget, event: events.Key) -> bool:
     # Widget.focus() takes effect later (the app runs it from its own queue), after
     # the keys typed next were already queued here: they go back through the app.
     _handing_back.add(widget)
+    _bindings_run[widget] = _bindings_run.get(widget, 0) + 1
     return True
 
 
@@ -57,22 +62,32 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
     value, a key that opens a dialog) was queued for the old widget before the move
     ran: it belongs where the focus went.
     """
-    returned = event in _handed_back
+    left_after = _handed_back.pop(event, None)
+    returned = left_after is not None
     if returned:
-        # The app routed it here: it and the keys behind it are in order again.
-        _handing_back.discard(widget)
         _in_flight[widget] = max(0, _in_flight.get(widget, 1) - 1)
     focused = widget.app.focused
     if focused is not None and focused is not widget:
+        # The focus moved: this key and the ones behind it follow it directly.
+        _handing_back.discard(widget)
         event.stop()
         event.prevent_default()
         focused.post_message(events.Key(event.key, event.character))
         return True
-    if not returned and (widget in _handing_back or _in_flight.get(widget, 0)):
+    bindings = _bindings_run.get(widget, 0)
+    if returned and left_after == bindings:
+        # The app routed it here after everything the last binding queued (its
+        # focus change): it and the keys behind it are in order again.
+        _handing_back.discard(widget)
+        return False
+    if returned or widget in _handing_back or _in_flight.get(widget, 0):
+        # Queued before a binding's effects are done (or behind keys that are): round
+        # the app's queue, after them. A key back from before the latest binding (one
+        # an earlier key ran on its return) goes round again.
         event.stop()
         event.prevent_default()
         again = events.Key(event.key, event.character)
-        _handed_back.add(again)
+        _handed_back[again] = bindings
         _in_flight[widget] = _in_flight.get(widget, 0) + 1
         widget.app.post_message(again)
         return True
