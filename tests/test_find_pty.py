@@ -114,7 +114,7 @@ def test_find_and_a_word_in_one_burst_again_and_again(launch: Launch, data_dir: 
     for word in ("walrus", "otter", "narwhal", "seal"):
         term.wait_until(lambda s: "Send" in footer(s), what="the prompt's keys")
         term.send("\x13" + word)  # Ctrl+S and the word in one write
-        term.wait_until(lambda s, w=word: w in s, what=word)
+        term.wait_for_text(word)
         screen = term.wait_until(lambda s: "Close find" in footer(s), what="the find bar")
         assert word not in prompt_row(screen), f"{word!r} went to the prompt"
         term.press("escape")
