@@ -169,8 +169,28 @@ class ReplyMarkdown(_Markdown):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self._blocks = _blocks(self.parsed)
+        self._kept: tuple[tuple[object, ...], list[Segment]] | None = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Rendered once per width, however often Textual asks.
+
+        Textual renders a widget's content to measure its height, then again to
+        draw it, with the same options but the height (which Rich's Markdown
+        ignores), and a later layout pass may measure it once more. The last
+        render's segments are kept and given again while the options match (a
+        new width or code theme renders anew). The copy lives as long as this
+        renderable: about as much memory again as the lines Textual keeps.
+        """
+        key = _render_key(console, options)
+        kept = self._kept
+        if kept is not None and kept[0] == key:
+            yield from kept[1]
+            return
+        segments = list(self._render(console, options))
+        self._kept = (key, segments)
+        yield from segments
+
+    def _render(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         if all(block.fits(width) for block in self._blocks):
             yield from super().__rich_console__(console, options)
@@ -199,6 +219,25 @@ class ReplyMarkdown(_Markdown):
             for line in _trimmed_lines(console, piece, options):
                 yield from line
                 yield new_line
+
+
+def _render_key(console: Console, options: ConsoleOptions) -> tuple[object, ...]:
+    """What a render depends on, the height aside (Rich's Markdown ignores it)."""
+    return (
+        id(console),
+        _code_theme,
+        options.max_width,
+        options.min_width,
+        options.justify,
+        options.overflow,
+        options.no_wrap,
+        options.highlight,
+        options.markup,
+        options.ascii_only,
+        options.encoding,
+        options.legacy_windows,
+        options.is_terminal,
+    )
 
 
 def markdown_renderable(text: str) -> ReplyMarkdown:
