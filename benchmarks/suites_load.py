@@ -382,9 +382,14 @@ async def b12_fence(
             await wait_until(lambda: len(generation.parts) > 0, timeout=30)
             with profiled() if profile else contextlib.nullcontext():
                 echoes = await type_for(app, pilot, 600, until=lambda: generation.done.is_set())
-            await wait_reply_on_screen(app, pilot, generation)
+            finished = True
+            try:
+                await asyncio.wait_for(wait_reply_on_screen(app, pilot, generation), 300)
+            except TimeoutError:
+                finished = False
             await asyncio.sleep(0.01)
     return {
+        "finished": finished,
         "echo_s": echoes,
         "seconds": meter.wall,
         "stall_ms": stall.max_gap * 1000,
