@@ -169,7 +169,7 @@ class ReplyMarkdown(_Markdown):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self._blocks = _blocks(self.parsed)
-        self._kept: tuple[tuple[object, ...], list[Segment]] | None = None
+        self._kept: tuple[tuple[object, ...], list[RenderableType | Segment]] | None = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """Rendered once per width, however often Textual asks.
