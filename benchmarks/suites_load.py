@@ -111,7 +111,8 @@ async def b8_once(
 ) -> dict[str, Any]:
     """Start ``streams`` replies, each in its own new conversation, at ``rate`` deltas/s
     each; then, in one more new conversation, type a key every 100 ms for ``seconds``.
-    Then open the first streaming conversation (its live view on screen) and press Esc."""
+    Then open each streaming conversation in turn (its live view on screen) and press
+    Esc; the first Esc (three others still streaming) is the figure, all are kept."""
     from llmchat_tui.generation import State
     from llmchat_tui.widgets.sidebar import Sidebar
 
@@ -137,32 +138,41 @@ async def b8_once(
         await pilot.pause(0)
         parts0 = [len(g.parts) for g in generations]
         start = time.perf_counter()
-        with profiled() if profile else contextlib.nullcontext(), StallMeter() as stall:
+        with StallMeter() as stall:
             echoes = await type_for(app, pilot, seconds)
         window = time.perf_counter() - start
         received = [(len(g.parts) - p) / window for g, p in zip(generations, parts0, strict=True)]
         streaming = sum(g.state is State.STREAMING for g in generations)
-        stop_ms = None
-        if streams:
-            # Open the first streaming conversation: its live reply on screen, the
-            # others still streaming in the background; then Esc stops it.
-            first = generations[0]
-            app.chat.post_message(Sidebar.ConversationSelected(conversation_ids[0]))
-            await wait_until(lambda: app.chat.conversation.id == conversation_ids[0], timeout=30)
-            await wait_until(lambda: app.chat.pane.view_of(first.message) is not None, timeout=30)
+        stops: list[dict[str, Any]] = []
+        for index, generation in enumerate(generations):
+            # Open a streaming conversation: its live reply on screen (the follower
+            # catching up with what arrived while it was in the background), the
+            # others still streaming; then Esc stops it. In turn, each of them.
+            app.chat.post_message(Sidebar.ConversationSelected(conversation_ids[index]))
+            await wait_until(
+                lambda i=index: app.chat.conversation.id == conversation_ids[i], timeout=30
+            )
+            await wait_until(
+                lambda g=generation: app.chat.pane.view_of(g.message) is not None, timeout=30
+            )
             await asyncio.sleep(0.5)
             app.chat.prompt.focus()
-            still = first.state is State.STREAMING
-            stop_start = time.perf_counter()
-            press_nowait(app, "escape")
-            await wait_until(lambda: first.done.is_set(), timeout=60, interval=0.0005)
-            stop_ms = (time.perf_counter() - stop_start) * 1000
-            if not still or first.state is not State.CANCELLED:
-                raise RuntimeError(f"B8: Esc found the reply {first.state} (streaming: {still})")
+            still = generation.state is State.STREAMING
+            backlog = len(generation.parts)
+            others = sum(g.state is State.STREAMING for g in generations) - 1
+            with profiled() if profile else contextlib.nullcontext():
+                stop_start = time.perf_counter()
+                press_nowait(app, "escape")
+                await wait_until(lambda g=generation: g.done.is_set(), timeout=60, interval=0.0005)
+                stop_ms = (time.perf_counter() - stop_start) * 1000
+            if not still or generation.state is not State.CANCELLED:
+                raise RuntimeError(f"B8: Esc found the reply {generation.state} ({still})")
+            stops.append({"ms": stop_ms, "others_streaming": others, "parts": backlog})
         await pilot.pause()
     return {
         "echo_s": echoes,
-        "stop_ms": stop_ms,
+        "stop_ms": stops[0]["ms"] if stops else None,
+        "stops": stops,
         "streams": streams,
         "streaming_at_end_of_window": streaming,
         "parts_per_s_each": received,
@@ -256,6 +266,11 @@ async def b10(cfg: Config) -> list[dict[str, Any]]:
                     }
                 )
                 if index in checkpoints:
+                    from collections import Counter
+
+                    # What the garbage collector tracks, by type (what grows).
+                    census = Counter(type(o).__name__ for o in gc.get_objects())
+                    replies[-1]["top_types"] = census.most_common(12)
                     memory[index] = replies[-1]["rss_mb"]
                     print(
                         f"  B10 after {index}: RSS {memory[index]:.0f} MB, reply "
