@@ -142,3 +142,6 @@ async def b13(cfg: Config) -> list[dict[str, Any]]:
             baseline_label="the one reply",
         ),
     ]
+
+
+SUITES = {"B13": b13}

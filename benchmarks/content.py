@@ -17,7 +17,14 @@ import random
 import re
 from functools import lru_cache
 
-__all__ = ["markdown_text", "markdown_tokens", "split_tokens", "user_text"]
+__all__ = [
+    "fence_lines",
+    "huge_text",
+    "markdown_text",
+    "markdown_tokens",
+    "split_tokens",
+    "user_text",
+]
 
 _TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s]+)|\s+")
 
@@ -170,3 +177,32 @@ def marker_index(token: str) -> int | None:
     """The delta index a marked token carries, or None."""
     match = re.fullmatch(r"\s*x(\d+)", token)
     return int(match.group(1)) if match else None
+
+
+@lru_cache(maxsize=4)
+def huge_text(size: int, seed: int = 0) -> str:
+    """About ``size`` characters of Markdown (one answer repeated), cut at a line end.
+
+    For the huge-delta and huge-message benchmarks (B12): generating ``size`` bytes of
+    fresh text would take longer than the measurement.
+    """
+    unit = markdown_text(20_000, seed)  # ~100 KB, closed fences only
+    text = unit * (size // len(unit) + 1)
+    cut = text.rfind("\n", 0, size)
+    return text[: cut + 1 if cut > 0 else size]
+
+
+def fence_lines(lines: int, close_every: int = 0) -> list[str]:
+    """A code fence of ``lines`` lines of Python, one delta per line, never closed.
+
+    With ``close_every`` the fence is closed and a new one opened every that many
+    lines (the baseline of B12's unclosed fence: the same lines, in small blocks).
+    """
+    out = ["Here is the whole file:\n\n", "```python\n"]
+    for index in range(lines):
+        if close_every and index and index % close_every == 0:
+            out.append("```\n\n```python\n")
+        out.append(f"{_CODE_LINES[index % len(_CODE_LINES)]}  # line {index}\n")
+    if close_every:
+        out.append("```\n")
+    return out

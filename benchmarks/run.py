@@ -34,7 +34,23 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, setup_env  # noqa: E402
 
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B7B", "B9", "B13"]
+ORDER = [
+    "B1",
+    "B1T",
+    "B2",
+    "B3",
+    "B4",
+    "B5",
+    "B5B",
+    "B6",
+    "B7",
+    "B7B",
+    "B8",
+    "B9",
+    "B10",
+    "B12",
+    "B13",
+]
 
 
 # --------------------------------------------------------------------------- child side
@@ -53,8 +69,11 @@ def child_main(args: argparse.Namespace) -> int:
             from common import enable_profiling
 
             enable_profiling(args.profile)
+        import compare_suite
         import suites
+        import suites_load
 
+        all_suites = {**suites.SUITES, **suites_load.SUITES, **compare_suite.SUITES}
         cfg = suites.Config(quick=args.quick, tmp=tmp, ansi=not args.no_ansi)
         if args.child == "B4start":
             rows: list[dict[str, Any]] = [
@@ -63,10 +82,7 @@ def child_main(args: argparse.Namespace) -> int:
         elif args.child == "B4":
             rows = asyncio.run(suites.b4(cfg, profile=args.profile or ""))
         else:
-            import compare_suite
-
-            every = {**suites.SUITES, "B13": compare_suite.b13}
-            rows = asyncio.run(every[args.child](cfg))
+            rows = asyncio.run(all_suites[args.child](cfg))
         Path(args.out).write_text(json.dumps(rows, default=str))
         if args.profile and args.child != "B4":
             write_profile(args)

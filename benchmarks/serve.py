@@ -12,7 +12,11 @@ seed=1``, streams exactly ``n`` deltas of :func:`content.markdown_tokens` (``n, 
 * ``rate=R burst=B``: paced at ``R`` deltas per second, sent in bursts of ``B`` deltas
   at absolute deadlines (``start + k*B/R``), so sleep overshoot does not accumulate
   (the test server's ``delay`` sleeps relative to the previous chunk instead);
-* ``mark=1``: :func:`content.marked_tokens` instead (every word is ``x<index>``).
+* ``mark=1``: :func:`content.marked_tokens` instead (every word is ``x<index>``);
+* ``big=S``: one single delta of about ``S`` characters of Markdown
+  (:func:`content.huge_text`) instead of ``n`` deltas;
+* ``fence=L close=K``: a code fence of ``L`` lines, one delta per line, never closed
+  (``close=K``: closed and reopened every ``K`` lines) (:func:`content.fence_lines`).
 
 Any other message gets the test server's default echo.
 """
@@ -30,7 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from content import markdown_tokens, marked_tokens  # noqa: E402
+from content import fence_lines, huge_text, markdown_tokens, marked_tokens  # noqa: E402
 
 import openai_server  # noqa: E402  (tests/openai_server.py)
 from openai_server import OpenAIServer, Recorded, Reply, echo_reply, last_user_text  # noqa: E402
@@ -61,7 +65,12 @@ def build_reply(request: Recorded) -> Reply:
     seed = int(spec.get("seed", 0))
     rate = spec.get("rate", 0.0)
     tokens = marked_tokens if spec.get("mark") else markdown_tokens
-    content = list(tokens(n, seed))
+    if spec.get("big"):
+        content = [huge_text(int(spec["big"]), seed)]
+    elif spec.get("fence"):
+        content = fence_lines(int(spec["fence"]), int(spec.get("close", 0)))
+    else:
+        content = list(tokens(n, seed))
     if rate > 0:
         # ``delay`` must be non-zero for the handler to call _wait() between chunks.
         return PacedReply(

@@ -307,14 +307,14 @@ def test_a_reply_is_drawn_once_per_width() -> None:
     console = Console(width=80, color_system=None)
     body = ReplyMarkdown("# Title\n\nSome *text* and `code`.\n\n```python\nprint(1)\n```\n")
     draws = 0
-    draw = body._draw
+    draw = body._render
 
     def counted(*args: object) -> object:
         nonlocal draws
         draws += 1
         return draw(*args)  # type: ignore[arg-type]
 
-    body._draw = counted  # type: ignore[method-assign,assignment]
+    body._render = counted  # type: ignore[method-assign,assignment]
     first = console.render_lines(body, console.options.update_width(60))
     second = console.render_lines(body, console.options.update_width(60))
     assert draws == 1 and first == second
@@ -348,3 +348,55 @@ async def test_a_frozen_block_is_measured_once_per_width() -> None:
         finally:
             Static.get_content_height = original  # type: ignore[method-assign]
     assert measured == [30, 60] and heights[0] > heights[1] and heights[0] == heights[2]
+
+
+def _count_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the Markdown renders a ReplyMarkdown really does (the cache aside)."""
+    from llmchat_tui.widgets import reply_markdown
+
+    calls: list[int] = []
+    original = reply_markdown.ReplyMarkdown._render
+
+    def counting(self: reply_markdown.ReplyMarkdown, console: Console, options: object) -> object:
+        calls.append(1)
+        return original(self, console, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reply_markdown.ReplyMarkdown, "_render", counting)
+    return calls
+
+
+def test_measures_and_draws_at_one_width_render_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_renders(monkeypatch)
+    console = Console(file=io.StringIO(), width=60, color_system="truecolor")
+    renderable = markdown_renderable(TEXT)
+    measured = console.render_lines(renderable, console.options)
+    drawn = console.render_lines(renderable, console.options.update(height=len(measured)))
+    assert drawn == measured
+    assert console.render_lines(renderable, console.options) == measured
+    assert len(calls) == 1
+
+
+def test_another_width_or_code_theme_renders_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmchat_tui.widgets.reply_markdown import use_dark_code
+
+    calls = _count_renders(monkeypatch)
+    console = Console(file=io.StringIO(), width=60, color_system="truecolor")
+    renderable = markdown_renderable(TEXT)
+    wide = console.render_lines(renderable, console.options)
+    narrow = console.render_lines(renderable, console.options.update_width(30))
+    assert len(calls) == 2 and narrow != wide
+    console.render_lines(renderable, console.options)  # 60 again: kept (a few widths are)
+    assert len(calls) == 2
+    try:
+        use_dark_code(False)  # the app then draws the replies again
+        console.render_lines(renderable, console.options)
+    finally:
+        use_dark_code(True)
+    assert len(calls) == 3
+
+
+async def test_history_and_live_body_draw_the_same_with_the_render_kept() -> None:
+    """The kept render changes nothing on screen (Textual measures, then draws)."""
+    pieces = [TEXT[i : i + 7] for i in range(0, len(TEXT), 7)]
+    live, _ = await drawn_after(pieces)
+    assert live == await drawn_whole(TEXT)

@@ -180,19 +180,12 @@ class ReplyMarkdown(_Markdown):
         self._drawn: dict[tuple[object, ...], list[Segment]] = {}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        key = (
-            id(console),
-            options.max_width,
-            options.justify,
-            options.overflow,
-            options.no_wrap,
-            options.ascii_only,
-        )
+        key = _render_key(console, options)
         kept = self._drawn.get(key)
         if kept is not None:
             yield from kept
             return
-        drawn = list(self._draw(console, options))
+        drawn = list(self._render(console, options))
         segments = [item for item in drawn if isinstance(item, Segment)]
         if len(segments) == len(drawn):  # only segments are kept (all there is today)
             if len(self._drawn) >= DRAWS_KEPT:
@@ -200,7 +193,7 @@ class ReplyMarkdown(_Markdown):
             self._drawn[key] = segments
         yield from drawn
 
-    def _draw(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def _render(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         if all(block.fits(width) for block in self._blocks):
             yield from super().__rich_console__(console, options)
@@ -229,6 +222,25 @@ class ReplyMarkdown(_Markdown):
             for line in _trimmed_lines(console, piece, options):
                 yield from line
                 yield new_line
+
+
+def _render_key(console: Console, options: ConsoleOptions) -> tuple[object, ...]:
+    """What a render depends on, the height aside (Rich's Markdown ignores it)."""
+    return (
+        id(console),
+        _code_theme,
+        options.max_width,
+        options.min_width,
+        options.justify,
+        options.overflow,
+        options.no_wrap,
+        options.highlight,
+        options.markup,
+        options.ascii_only,
+        options.encoding,
+        options.legacy_windows,
+        options.is_terminal,
+    )
 
 
 def markdown_renderable(text: str) -> ReplyMarkdown:
