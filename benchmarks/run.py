@@ -34,7 +34,9 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, setup_env  # noqa: E402
 
-ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9"]
+ORDER = ["B1", "B2", "B3", "B4", "B5", "B5B", "B6", "B7", "B9", "B11"]
+#: Benchmarks whose app runs in processes of their own (nothing to profile in the child).
+OWN_PROCESSES = {"B4", "B11"}
 
 
 # --------------------------------------------------------------------------- child side
@@ -49,7 +51,7 @@ def child_main(args: argparse.Namespace) -> int:
         from common import install_display_hook
 
         install_display_hook()
-        if args.profile and args.child != "B4":
+        if args.profile and args.child not in OWN_PROCESSES:
             from common import enable_profiling
 
             enable_profiling(args.profile)
@@ -65,7 +67,7 @@ def child_main(args: argparse.Namespace) -> int:
         else:
             rows = asyncio.run(suites.SUITES[args.child](cfg))
         Path(args.out).write_text(json.dumps(rows, default=str))
-        if args.profile and args.child != "B4":
+        if args.profile and args.child not in OWN_PROCESSES:
             write_profile(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
