@@ -12,9 +12,7 @@ DEFERRED = ["openai", "httpx2", "tiktoken"]
 def loaded_after(code: str) -> set[str]:
     """Which of :data:`DEFERRED` a fresh interpreter has imported after ``code``."""
     probe = (
-        code
-        + "\nimport sys\n"
-        + f"print(','.join(m for m in {DEFERRED!r} if m in sys.modules))\n"
+        code + "\nimport sys\n" + f"print(','.join(m for m in {DEFERRED!r} if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
