@@ -1,0 +1,141 @@
+"""The index cache's entries: what ``index.json`` keeps of each conversation, compactly.
+
+One entry per conversation is a list of :data:`FIELDS` (``[title, updated_at,
+created_at, model, message_count, mtime_ns, size, ino]``): with 100,000
+conversations, a dict per entry was most of the index's memory and of the time
+to read it (benchmark B11). Version 1 files (a dict per entry) are still read.
+
+Standard library only; no Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from llmchat_tui.models import SCHEMA_VERSION, parse_iso
+
+#: Version of the layout of ``index.json``; another one is rebuilt (1 is converted).
+INDEX_VERSION = 2
+
+#: The fields of an entry, in order.
+FIELDS = (
+    "title",
+    "updated_at",
+    "created_at",
+    "model",
+    "message_count",
+    "mtime_ns",
+    "size",
+    "ino",
+)
+_TYPES = (str, str, str, str, int, int, int, int)
+_WIDTH = len(FIELDS)
+
+Entry = list[Any]
+
+#: The form of every timestamp the app writes (``models.now_iso``): such strings
+#: sort as the times they stand for, so they are their own sort key.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def make_entry(
+    title: str, updated_at: str, created_at: str, model: str, count: int, stat: os.stat_result
+) -> Entry:
+    """An entry for a conversation file whose stat is ``stat``."""
+    return [
+        title,
+        updated_at,
+        created_at,
+        sys.intern(model),  # a few models for thousands of conversations
+        count,
+        stat.st_mtime_ns,
+        stat.st_size,
+        stat.st_ino,
+    ]
+
+
+def stat_key(stat: os.stat_result) -> tuple[int, int, int]:
+    """What must match for an entry to vouch for a file.
+
+    The inode changes on every atomic write, so it catches rewrites that
+    keep the size within one mtime tick.
+    """
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def key_of(entry: Entry) -> tuple[Any, ...]:
+    """The (mtime_ns, size, ino) an entry was made for."""
+    return (entry[5], entry[6], entry[7])
+
+
+def valid(entry: Any) -> bool:
+    """Whether ``entry`` (read from a file) has the shape of an entry."""
+    return (
+        type(entry) is list
+        and len(entry) == _WIDTH
+        and all(isinstance(value, kind) for value, kind in zip(entry, _TYPES, strict=True))
+    )
+
+
+def sort_key(updated_at: str) -> str:
+    """A string that sorts as the time ``updated_at`` stands for ("" if none).
+
+    The app's own timestamps are returned as they are (no parsing, no new
+    object); any other ISO 8601 text is converted to that form in UTC.
+    """
+    if _CANONICAL.fullmatch(updated_at):
+        return updated_at
+    try:
+        moment = datetime.fromtimestamp(parse_iso(updated_at).timestamp(), UTC)
+    except (ValueError, TypeError, OverflowError, OSError):
+        return ""
+    return moment.strftime(_FORMAT)
+
+
+def parse_index(raw: bytes) -> tuple[dict[str, Any], dict[str, Any], bool] | None:
+    """(entries, skipped, current) of an ``index.json``'s bytes; None if unusable.
+
+    ``current`` is false for a version 1 index, whose entries are converted
+    (it should be written again). Entries are not checked here: the store
+    checks the one it uses (:func:`valid`) when its file's stat matches.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    version = data.get("version")
+    entries = data.get("conversations")
+    skipped = data.get("skipped")
+    if (
+        version not in (1, INDEX_VERSION)
+        or data.get("schema_version") != SCHEMA_VERSION
+        or not isinstance(entries, dict)
+        or not isinstance(skipped, dict)
+    ):
+        return None
+    if version == 1:
+        entries = {
+            conv_id: [entry.get(name) for name in FIELDS]
+            for conv_id, entry in entries.items()
+            if isinstance(entry, dict)
+        }
+    return entries, skipped, version == INDEX_VERSION
+
+
+def encode_index(entries: dict[str, Entry], skipped: dict[str, dict[str, Any]]) -> bytes:
+    """The bytes of ``index.json``."""
+    data = {
+        "version": INDEX_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "conversations": entries,
+        "skipped": skipped,
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
