@@ -48,7 +48,7 @@ def relative_time(iso: str, now: datetime | None = None) -> str:
     return then.strftime("%Y-%m-%d")
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """What the sidebar shows of one conversation."""
 
