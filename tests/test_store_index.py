@@ -129,3 +129,33 @@ def test_a_conversation_saved_while_pending_keeps_its_newer_entry(data: Path) ->
     store.save(conv)
     assert store.read_pending() == []
     assert [s.title for s in store.summaries()] == ["new title"]
+
+
+async def test_the_app_lists_files_read_after_its_first_frame(data: Path) -> None:
+    from conftest import wait_until
+    from llmchat_tui.config import Settings
+    from llmchat_tui.factory import build_app
+
+    convs = [make_conv(f"chat {i}", f"2026-01-0{i + 1}T10:00:00.000000Z") for i in range(3)]
+    for conv in convs:
+        write(data, conv)
+    (data / "conversations" / "01BROKEN.json").write_bytes(b"{oops")
+    store = Store(data)
+    assert store.open(defer=True) == []
+    settings = Settings(base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini", api_key="x")
+    app = build_app(settings, store, skipped=[], first_run=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        sidebar = app.chat.sidebar
+
+        def busy_shown() -> bool:
+            return bool(sidebar.query_one("#sidebar-busy").display)
+
+        await wait_until(pilot, lambda: not store.pending and not busy_shown(), what="read")
+        await wait_until(pilot, lambda: len(sidebar.order) == 3, what="listed")
+        assert sidebar.order == [c.id for c in reversed(convs)]
+        assert [item.path.name for item in app.skipped] == ["01BROKEN.json"]
+        await wait_until(
+            pilot,
+            lambda: any("01BROKEN.json" in str(n.message) for n in app._notifications),
+            what="the unreadable file reported",
+        )

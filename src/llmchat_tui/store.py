@@ -415,6 +415,23 @@ def _read_file(path: Path) -> tuple[bytes, os.stat_result]:
         return file.read(), stat
 
 
+def _read_whole(path: str) -> tuple[bytes, os.stat_result]:
+    """Like :func:`_read_file` with a third of its system calls and no file object:
+    the index rebuild reads every conversation file (27 -> 6 us a file, B11)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stat = os.fstat(fd)
+        data = os.read(fd, stat.st_size + 1)
+        if len(data) > stat.st_size:  # grew since the fstat: read to the end
+            chunks = [data]
+            while more := os.read(fd, 1 << 20):
+                chunks.append(more)
+            data = b"".join(chunks)
+        return data, stat
+    finally:
+        os.close(fd)
+
+
 def _skip_key(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     return (entry.get("mtime_ns"), entry.get("size"), entry.get("ino"))
 
@@ -635,7 +652,7 @@ class Store:
             if conv_id in self._entries:
                 continue  # saved or loaded meanwhile: that entry is newer
             try:
-                raw, stat = _read_file(Path(path))
+                raw, stat = _read_whole(path)
             except FileNotFoundError:
                 continue
             except OSError as error:
