@@ -39,7 +39,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -371,8 +371,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> os.stat_result:
-    """Atomically replace ``path`` with ``data``; return the new file's stat."""
+def _atomic_write(
+    path: Path, data: bytes | Iterable[bytes], mode: int = FILE_MODE
+) -> os.stat_result:
+    """Atomically replace ``path`` with ``data`` (bytes, or chunks of them, written
+    as they come); return the new file's stat."""
     folder = path.parent
     tmp = folder / f".{path.stem}.{secrets.token_hex(6)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
@@ -380,9 +383,10 @@ def _atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> os.stat_res
     try:
         try:
             os.fchmod(fd, mode)  # exactly ``mode`` whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for chunk in (data,) if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
             _fsync(fd)
             stat = os.fstat(fd)
         finally:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,12 +141,23 @@ def parse_index(raw: bytes) -> tuple[dict[str, Any], dict[str, Any], bool] | Non
     return entries, skipped, version == INDEX_VERSION
 
 
-def encode_index(entries: dict[str, Entry], skipped: dict[str, dict[str, Any]]) -> bytes:
-    """The bytes of ``index.json``."""
-    data = {
-        "version": INDEX_VERSION,
-        "schema_version": SCHEMA_VERSION,
-        "conversations": entries,
-        "skipped": skipped,
-    }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+#: Entries per chunk of an index being written.
+CHUNK = 2000
+
+
+def encode_index(entries: dict[str, Entry], skipped: dict[str, dict[str, Any]]) -> Iterator[bytes]:
+    """The bytes of ``index.json``, in chunks of :data:`CHUNK` entries.
+
+    One ``json.dumps`` of 100,000 entries held the text, its encoder's parts and
+    the bytes at once: +43 MB of peak RSS when a start rebuilt the index (B11).
+    """
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    yield b'{"version":%d,"schema_version":%d,"conversations":{' % (INDEX_VERSION, SCHEMA_VERSION)
+    ids = list(entries)
+    for start in range(0, len(ids), CHUNK):
+        part = {conv_id: entries[conv_id] for conv_id in ids[start : start + CHUNK]}
+        yield (b"," if start else b"") + dumps(part)[1:-1]
+    yield b'},"skipped":' + dumps(skipped) + b"}"
