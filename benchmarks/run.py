@@ -48,9 +48,12 @@ ORDER = [
     "B8",
     "B9",
     "B10",
+    "B11",
     "B12",
     "B13",
 ]
+#: Benchmarks whose app runs in processes of their own (nothing to profile in the child).
+OWN_PROCESSES = {"B4", "B11"}
 
 
 # --------------------------------------------------------------------------- child side
@@ -65,7 +68,7 @@ def child_main(args: argparse.Namespace) -> int:
         from common import install_display_hook
 
         install_display_hook()
-        if args.profile and args.child != "B4":
+        if args.profile and args.child not in OWN_PROCESSES:
             from common import enable_profiling
 
             enable_profiling(args.profile)
@@ -84,7 +87,7 @@ def child_main(args: argparse.Namespace) -> int:
         else:
             rows = asyncio.run(all_suites[args.child](cfg))
         Path(args.out).write_text(json.dumps(rows, default=str))
-        if args.profile and args.child != "B4":
+        if args.profile and args.child not in OWN_PROCESSES:
             write_profile(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The benchmarks B1-B7, B5b, B7b and B9. Each ``bN(cfg)`` runs in its own child process
+"""The benchmarks B1-B7, B5b, B7b, B9 and B11. Each ``bN(cfg)`` runs in its own child process
 (see run.py) and returns a list of result rows (dicts) for the table and the JSON file.
 
 Every row carries a figure and a baseline measured in the same process, in the same
@@ -1559,6 +1559,96 @@ async def b7b(cfg: Config) -> list[dict[str, Any]]:
     ]
 
 
+# --------------------------------------------------------------------------- B11
+
+
+async def b11(cfg: Config) -> list[dict[str, Any]]:
+    """Start-up of the real command in a pty, imports included (see startup.py)."""
+    import startup
+
+    count = cfg.pick(100_000, 10_000)
+    result = startup.run(count, cfg.pick(3, 1), cfg.tmp)
+    runs = result["runs"]
+
+    def med(kind: str, key: str) -> float:
+        return median([r[key] for r in runs[kind]])
+
+    bare = med("bare", "first_frame_s")
+    bare_label = "bare Textual app (TextArea+Footer), python -c to first frame"
+    rss_label = "peak RSS of the bare Textual app"
+    bare_rss = med("bare", "rss_mb")
+    empty = med("empty", "first_frame_s")
+    return [
+        row(
+            "B11",
+            "start-up, empty data folder: process start -> first frame",
+            empty,
+            "s",
+            baseline=bare,
+            baseline_label=bare_label,
+            target="<= 2x bare Textual",
+            passed=empty <= 2 * bare,
+            details=result,
+        ),
+        row(
+            "B11",
+            f"start-up, {count:,} conversations with index: first frame, sidebar listed",
+            med("index", "listed_s"),
+            "s",
+            baseline=bare,
+            baseline_label=bare_label,
+            target="<= 1.0 s",
+            passed=med("index", "listed_s") <= 1.0,
+        ),
+        row(
+            "B11",
+            f"peak RSS, {count:,} conversations with index (settled)",
+            med("index", "rss_mb"),
+            "MB",
+            baseline=bare_rss,
+            baseline_label=rss_label,
+            target="<= 200 MB",
+            passed=med("index", "rss_mb") <= 200,
+        ),
+        row(
+            "B11",
+            f"start-up, {count:,} conversations, no index.json: first frame (prompt usable)",
+            med("noindex", "first_frame_s"),
+            "s",
+            baseline=bare,
+            baseline_label=bare_label,
+            target="<= 1.0 s",
+            passed=med("noindex", "first_frame_s") <= 1.0,
+        ),
+        row(
+            "B11",
+            f"start-up, {count:,} conversations, no index.json: sidebar lists all",
+            med("noindex", "listed_s"),
+            "s",
+            baseline=bare,
+            baseline_label=bare_label,
+        ),
+        row(
+            "B11",
+            f"peak RSS, {count:,} conversations, no index.json (settled)",
+            med("noindex", "rss_mb"),
+            "MB",
+            baseline=bare_rss,
+            baseline_label=rss_label,
+            target="<= 200 MB",
+            passed=med("noindex", "rss_mb") <= 200,
+        ),
+        row(
+            "B11",
+            "peak RSS, empty data folder (settled)",
+            med("empty", "rss_mb"),
+            "MB",
+            baseline=bare_rss,
+            baseline_label=rss_label,
+        ),
+    ]
+
+
 SUITES = {
     "B1": b1,
     "B2": b2,
@@ -1570,4 +1660,5 @@ SUITES = {
     "B7": b7,
     "B7B": b7b,
     "B9": b9,
+    "B11": b11,
 }

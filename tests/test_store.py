@@ -28,6 +28,7 @@ from llmchat_tui.store import (
     atomic_write_bytes,
     decode_conversation,
 )
+from llmchat_tui.store_index import FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -104,6 +105,13 @@ def mode_of(path: Path) -> int:
 
 def read_json(path: Path):
     return json.loads(path.read_bytes())
+
+
+def indexed_title(index_path: Path, conv_id: str) -> str:
+    """The title index.json holds for ``conv_id`` (an entry is a list of FIELDS)."""
+    entry = read_json(index_path)["conversations"][conv_id]
+    title: str = entry[FIELDS.index("title")]
+    return title
 
 
 @pytest.fixture
@@ -677,7 +685,7 @@ def test_stale_index_entries_are_refreshed(store: Store, from_dict_calls) -> Non
     }
     index = read_json(store.index_path)["conversations"]
     assert set(index) == set(titles)
-    assert index[edited.id]["title"] == "a brand new title, longer than before"
+    assert indexed_title(store.index_path, edited.id) == "a brand new title, longer than before"
 
 
 def test_same_size_rewrite_is_noticed(store: Store) -> None:
@@ -710,23 +718,23 @@ def test_index_written_at_most_every_interval(tmp_path: Path) -> None:
     clock[0] += 10_000.0  # long after open() wrote the index
     conv = make_conv("first")
     store.save(conv)  # nothing written for a while: written now
-    assert read_json(store.index_path)["conversations"][conv.id]["title"] == "first"
+    assert indexed_title(store.index_path, conv.id) == "first"
 
     conv.rename("second")
     clock[0] += 0.5
     store.save(conv)
     assert store.summaries()[0].title == "second"  # memory is current
-    assert read_json(store.index_path)["conversations"][conv.id]["title"] == "first"
+    assert indexed_title(store.index_path, conv.id) == "first"
 
     clock[0] += store.index_flush_interval
     conv.rename("third")
     store.save(conv)
-    assert read_json(store.index_path)["conversations"][conv.id]["title"] == "third"
+    assert indexed_title(store.index_path, conv.id) == "third"
 
     conv.rename("fourth")
     store.save(conv)
     store.close()  # close flushes
-    assert read_json(store.index_path)["conversations"][conv.id]["title"] == "fourth"
+    assert indexed_title(store.index_path, conv.id) == "fourth"
 
 
 def test_stale_index_after_checkpoints_is_harmless(store: Store) -> None:

@@ -14,11 +14,13 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 
 from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
+from textual.message import Message
 from textual.screen import Screen
 
 from llmchat_tui import paths, terminal_keys, tokens
@@ -28,10 +30,16 @@ from llmchat_tui.keytable import APP_BINDINGS, key_table, make_keymap
 from llmchat_tui.screens.chat import ChatScreen
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.session import ChatSession
-from llmchat_tui.store import Skipped
+from llmchat_tui.store import Skipped, Summary
 from llmchat_tui.widgets.reply_markdown import use_dark_code
+from llmchat_tui.widgets.sidebar import Row, row_of
 
 log = logging.getLogger(__name__)
+
+#: What the sidebar says while conversation files are read after the first frame.
+READING = "Reading conversations…"
+#: Seconds between two batches of late-read conversations added to the sidebar.
+READ_BATCH_S = 0.5
 
 #: Signals that stop the app like the quit key does (exit status 128 + signal).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -99,24 +107,95 @@ class ChatApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for unknown in self.keymap.unknown_ids():
             self.warnings.append(f"[keymap] names no binding “{unknown}” (see the key table, F1).")
-        self._load_encodings()
         # Everything built so far lives as long as the app: keep the cyclic
         # garbage collector from rescanning it during fast streams (profiled:
-        # gc pauses were a quarter of the time at 3,000 tokens/s).
+        # gc pauses were a quarter of the time at 3,000 tokens/s). Then, with
+        # the first frame on screen, load what it did not need in threads.
         self.call_after_refresh(gc.freeze)
-        if self.skipped:
-            names = ", ".join(s.path.name for s in self.skipped[:3])
-            more = f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+        self.call_after_refresh(self._load_encodings)
+        self.call_after_refresh(self._warm_client)
+        if self.session.store.pending:
+            self.chat.sidebar.set_busy(READING)
+            self.call_after_refresh(self._read_pending)
+        self._report_skipped(self.skipped)
+        for warning in self.warnings:
+            self.notify(warning, severity="warning", timeout=12, markup=False)
+
+    def _report_skipped(self, skipped: list[Skipped]) -> None:
+        if skipped:
+            names = ", ".join(s.path.name for s in skipped[:3])
+            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
             self.notify(
-                f"Skipped {len(self.skipped)} unreadable conversation file(s): {names}{more}. "
+                f"Skipped {len(skipped)} unreadable conversation file(s): {names}{more}. "
                 "They were left untouched; details are in the log file.",
                 title="Some conversations could not be read",
                 severity="warning",
                 timeout=12,
                 markup=False,
             )
-        for warning in self.warnings:
-            self.notify(warning, severity="warning", timeout=12, markup=False)
+
+    @dataclass
+    class ConversationsRead(Message):
+        """A batch of conversations read after the first frame (see _read_pending)."""
+
+        rows: list[Row]
+        order: list[str]  # every id the store knows, newest first
+        left: int  # files still to read
+        total: int
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _read_pending(self) -> None:
+        """Read the conversation files index.json did not vouch for (all of them when
+        it was missing) after the first frame, adding them to the sidebar about twice
+        a second, then report the unreadable ones (benchmark B11).
+
+        Batches are posted, not waited for, and sorted here: a busy UI thread
+        made this thread wait for the GIL after every file it read."""
+        store = self.session.store
+        total = store.pending
+        found: list[Summary] = []
+        shown = time.monotonic()
+        try:
+            while store.pending:
+                found += store.read_pending(200)
+                if time.monotonic() - shown >= READ_BATCH_S or not store.pending:
+                    rows = [row_of(summary) for summary in found]
+                    order = [summary.id for summary in store.summaries()]
+                    self.post_message(self.ConversationsRead(rows, order, store.pending, total))
+                    found = []
+                    shown = time.monotonic()
+        except Exception:
+            log.exception("reading the conversations failed")
+            self.post_message(self.ConversationsRead([], [], 0, total))
+            return
+        before = {item.path for item in self.skipped}
+        late = [item for item in store.skipped if item.path not in before]
+        for item in late:
+            log.warning("skipped %s: %s", item.path, item.reason)
+        self.skipped = store.skipped
+        self.call_from_thread(self._report_skipped, late)
+
+    def on_chat_app_conversations_read(self, event: ConversationsRead) -> None:
+        sidebar = self.chat.sidebar
+        if event.order:
+            sidebar.add_rows(event.rows, event.order)
+        done = event.total - event.left
+        sidebar.set_busy(f"{READING}\n{done:,} of {event.total:,}" if event.left else None)
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_client(self) -> None:
+        """Import the openai SDK and build the client off the UI thread, so the first
+        request does not wait for them (the first frame does not: benchmark B11)."""
+        warm = getattr(self.session.client, "warm", None)
+        if warm is None:
+            return
+        try:
+            warm()
+        except Exception:
+            log.exception("preparing the API client failed")
+            return
+        # What the import built lives as long as the app, like the rest.
+        self.call_from_thread(gc.freeze)
 
     @work(thread=True, group="tokens", exit_on_error=False)
     def _load_encodings(self) -> None:

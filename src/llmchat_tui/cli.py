@@ -300,7 +300,9 @@ def run_app(args: argparse.Namespace) -> int:
         return fail(f"cannot use data folder {data_dir}: {error}")
     try:
         try:
-            skipped = store.open()
+            # Files index.json does not vouch for are read after the first
+            # frame, in a thread (ChatApp._read_pending).
+            skipped = store.open(defer=True)
         except (OSError, StoreError) as error:
             return fail(f"cannot read data folder {data_dir}: {error}")
         for item in skipped:

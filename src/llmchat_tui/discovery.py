@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-
-import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
+from typing import TYPE_CHECKING
 
 from llmchat_tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    # The openai SDK 3.x's HTTP client (a fork of httpx), imported by probe():
+    # the welcome widget imports FoundServer before the first frame (B11).
+    import httpx2 as _httpx
 
 #: (name, port) of the servers people usually run locally.
 LOCAL_SERVERS: list[tuple[str, int]] = [
@@ -33,6 +37,8 @@ class FoundServer:
 
 
 async def probe_one(client: _httpx.AsyncClient, name: str, base_url: str) -> FoundServer | None:
+    import httpx2 as _httpx
+
     try:
         response = await client.get(base_url + "/models")
         if response.status_code != 200:
@@ -55,6 +61,8 @@ async def probe(
     servers: list[tuple[str, int]] | None = None, *, timeout: float = 0.6
 ) -> list[FoundServer]:
     """Every server in ``servers`` (default :data:`LOCAL_SERVERS`) that answers."""
+    import httpx2 as _httpx
+
     servers = LOCAL_SERVERS if servers is None else servers
     limits = _httpx.Timeout(timeout)
     async with _httpx.AsyncClient(timeout=limits, trust_env=False) as client:

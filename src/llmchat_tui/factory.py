@@ -7,6 +7,7 @@ the app here, so what they run is what users run.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -105,6 +106,10 @@ def build_app(
     """
     from llmchat_tui.app import ChatApp
 
+    # The opened store's summaries live as long as the app: out of the cyclic
+    # garbage collector's reach, so building the sidebar's rows does not set
+    # off full collections that walk all of them (100,000: benchmark B11).
+    gc.freeze()
     target = resolve_target(settings)
     session = build_session(
         settings, store, target=target, clock=clock, client_factory=client_factory

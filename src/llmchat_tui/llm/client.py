@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
-
-import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
-import openai
+from typing import TYPE_CHECKING, Any
 
 from llmchat_tui.llm.errors import facts_of, looks_like_html, page_title, word
 from llmchat_tui.llm.events import (
@@ -27,6 +25,13 @@ from llmchat_tui.llm.events import (
 )
 from llmchat_tui.llm.server_info import ServerInfo, ServerInfoCache
 from llmchat_tui.sanitize import clean, clean_line, redact
+
+if TYPE_CHECKING:
+    # The SDK and its HTTP client (a fork of httpx) are imported when the first
+    # request is made, or by ChatClient.warm() in a thread after the first frame: their
+    # import is about half of the app's start-up (benchmark B11).
+    import httpx2 as _httpx
+    import openai
 
 
 class ChatClient:
@@ -52,18 +57,38 @@ class ChatClient:
         self.stall_timeout = stall_timeout
         self.key_hint = key_hint
         self._secret = api_key
-        timeout = _httpx.Timeout(stall_timeout, connect=connect_timeout)
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            # Local servers take any key, but the SDK refuses to start without one.
-            api_key=api_key or "no-key",
-            max_retries=0,
-            timeout=timeout,
-        )
+        self._connect_timeout = connect_timeout
+        self._sdk: openai.AsyncOpenAI | None = None
+        self._sdk_lock = threading.Lock()
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The SDK's client, built on first use (also from a thread: see :meth:`warm`)."""
+        sdk = self._sdk
+        if sdk is None:
+            with self._sdk_lock:
+                if self._sdk is None:
+                    import httpx2
+                    import openai
+
+                    self._sdk = openai.AsyncOpenAI(
+                        base_url=self.base_url,
+                        # Local servers take any key, but the SDK refuses to start without one.
+                        api_key=self._secret or "no-key",
+                        max_retries=0,
+                        timeout=httpx2.Timeout(self.stall_timeout, connect=self._connect_timeout),
+                    )
+                sdk = self._sdk
+        return sdk
+
+    def warm(self) -> None:
+        """Import the SDK and build its client now (from a thread, off the UI)."""
+        self._client  # noqa: B018
 
     async def close(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._client.close()
+        """Close the HTTP connection pool (if one was ever made)."""
+        if self._sdk is not None:
+            await self._sdk.close()
 
     async def complete(
         self,
@@ -126,6 +151,8 @@ class ChatClient:
                 kwargs[name] = value
         if self.stream_usage:
             kwargs["stream_options"] = {"include_usage": True}
+        import openai
+
         opener = self._client.chat.completions.with_streaming_response
         try:
             try:

@@ -17,13 +17,15 @@ import ssl
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
-import openai
+from typing import TYPE_CHECKING, Any
 
 from llmchat_tui.llm.events import Cause, Facts
 from llmchat_tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    # Imported where an error is read: the SDK's import is about half of the
+    # app's start-up and the first frame needs none of it (benchmark B11).
+    import openai
 
 RETRYABLE_STATUS = {408, 409, 429}
 
@@ -150,6 +152,9 @@ def _has_request(error: Exception) -> bool:
 
 def _as_sdk_error(error: BaseException) -> BaseException:
     """An HTTP-library error raised while reading a body, as the SDK would raise it."""
+    import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
+    import openai
+
     if isinstance(error, _httpx.TimeoutException):
         return openai.APITimeoutError(
             request=error.request if _has_request(error) else None  # type: ignore[arg-type]
@@ -214,6 +219,8 @@ def facts_of(
     a lost connection after some text is a stall or a lost connection, not a
     failure to connect.
     """
+    import openai
+
     facts = Facts(
         kind="unexpected",
         base_url=base_url,

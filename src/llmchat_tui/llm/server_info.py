@@ -37,15 +37,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx2 as _httpx  # the openai SDK 3.x's HTTP client (a fork of httpx)
 
 from llmchat_tui.sanitize import clean_line
 
-#: Seconds to wait for each answer (the app keeps working meanwhile).
-TIMEOUT = _httpx.Timeout(4.0, connect=2.0)
+if TYPE_CHECKING:
+    # The openai SDK 3.x's HTTP client (a fork of httpx), imported when first
+    # asked: its import is a large share of the start-up (benchmark B11).
+    import httpx2 as _httpx
+
+#: Seconds to wait for each answer, and to connect (the app keeps working meanwhile).
+TIMEOUT = (4.0, 2.0)
 #: Larger numbers than this are not believed (no server runs a 100M-token context).
 MAX_WINDOW = 100_000_000
 #: How many of the server's model names a warning names.
@@ -205,6 +208,8 @@ async def _json(
     client: _httpx.AsyncClient, method: str, url: str, base_url: str, body: object = None
 ) -> Any:
     """The parsed JSON answer of one request at the base URL's origin, or None."""
+    import httpx2 as _httpx
+
     if not same_origin(url, base_url):  # never: every URL is built from base_url
         return None
     try:
@@ -214,6 +219,13 @@ async def _json(
         return response.json()
     except (_httpx.HTTPError, OSError, ValueError, json.JSONDecodeError):
         return None
+
+
+def _http_client(headers: dict[str, str]) -> _httpx.AsyncClient:
+    import httpx2 as _httpx
+
+    timeout = _httpx.Timeout(TIMEOUT[0], connect=TIMEOUT[1])
+    return _httpx.AsyncClient(timeout=timeout, headers=headers, follow_redirects=False)
 
 
 async def fetch(base_url: str, model: str, *, api_key: str = "") -> ServerInfo:
@@ -226,9 +238,10 @@ async def fetch(base_url: str, model: str, *, api_key: str = "") -> ServerInfo:
     base = base_url.rstrip("/")
     root = root_of(base)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with _httpx.AsyncClient(
-        timeout=TIMEOUT, headers=headers, follow_redirects=False
-    ) as client:
+    # Importing httpx2 and loading the TLS certificates took ~0.1 s: not on the
+    # event loop, which is drawing the first frame when the app asks.
+    client = await asyncio.to_thread(_http_client, headers)
+    async with client:
         listed = await _json(client, "GET", f"{base}/models", base)
         models, size, source = from_models_list(listed, model)
         if size is not None:

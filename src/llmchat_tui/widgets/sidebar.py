@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from llmchat_tui.keymap import Keymap
@@ -48,7 +48,7 @@ def relative_time(iso: str, now: datetime | None = None) -> str:
     return then.strftime("%Y-%m-%d")
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """What the sidebar shows of one conversation."""
 
@@ -199,6 +199,7 @@ class Sidebar(Vertical):
         yield FilterInput(
             placeholder=f"Filter ({self.keymap.label('filter')})", id="filter", compact=True
         )
+        yield Static("", id="sidebar-busy", markup=False)
         yield ConversationList(id="conversations")
 
     @property
@@ -221,6 +222,26 @@ class Sidebar(Vertical):
         self.rows = {row.id: row for row in rows}
         self.order = [row.id for row in rows]
         self._rebuild()
+
+    def add_rows(self, rows: list[Row], order: list[str]) -> None:
+        """Add conversations that were read late (the store reads the files index.json
+        does not vouch for after the first frame); ``order`` is every conversation id
+        the store knows, newest first (sorted off the UI thread). Rows already listed
+        are kept, and so are rows the store does not know yet (a new chat: on top)."""
+        known = self.rows
+        for row in rows:
+            known.setdefault(row.id, row)
+        if len(known) != len(order):
+            listed = set(order)
+            order = [i for i in self.order if i not in listed] + [i for i in order if i in known]
+        self.order = order
+        self._rebuild()
+
+    def set_busy(self, text: str | None) -> None:
+        """Show ``text`` above the list (e.g. conversations still being read), or hide it."""
+        busy = self.query_one("#sidebar-busy", Static)
+        busy.update(text or "")
+        busy.display = text is not None
 
     def upsert(self, row: Row, *, to_top: bool = True) -> None:
         """Add or update one conversation's row.
@@ -313,9 +334,14 @@ class Sidebar(Vertical):
         ]
         if len(ids) > self._shown:
             options.append(self._more_option(len(ids) - self._shown))
-        self.option_list.set_options(options)
+        option_list = self.option_list
+        option_list.set_options(options)
         if self.current is not None and not self.filtering:
             self.select(self.current)
+        if option_list.has_focus and option_list.highlighted is None and options:
+            # Focused while empty (rows read after the first frame arrive
+            # later): keys act on the highlighted row, as on focus.
+            option_list.highlighted = 0
 
     def _more_option(self, count: int) -> Option:
         hint = f"  … {count:,} more (scroll, or {self.keymap.label('filter')} to filter)"
