@@ -214,6 +214,24 @@ def test_open_folds_the_journals_a_crash_left(store: Store) -> None:
     assert (saved["content"], saved["status"]) == ("before the crash", "interrupted")
 
 
+def test_a_deferred_open_folds_a_leftover_journal_when_it_reads_the_file(store: Store) -> None:
+    """The app opens the store with ``defer=True`` (files the index does not vouch for
+    are read after the first frame): the journal is folded when its file is read."""
+    conv, reply = streaming_conversation()
+    store.save(conv)
+    reply.content = "before the crash"
+    store.checkpoint(conv, reply)
+    (store.data_dir / "index.json").unlink()
+
+    later = Store(store.data_dir)
+    later.open(defer=True)
+    assert later.pending == 1 and store.journal_path(conv.id).exists()
+    later.read_pending()
+    assert not store.journal_path(conv.id).exists()
+    saved = json.loads(store.path_for(conv.id).read_text())["messages"][-1]
+    assert (saved["content"], saved["status"]) == ("before the crash", "interrupted")
+
+
 def test_two_replies_of_one_conversation_stream_into_one_journal(store: Store) -> None:
     """Several replies at once (compare): lines are keyed by message id; folding one
     reply's end does not lose what the other has streamed."""

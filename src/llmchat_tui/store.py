@@ -538,6 +538,8 @@ class Store:
         self._sorted: list[Summary] | None = None
         # Files open(defer=True) left for read_pending: (id, file name, path).
         self._pending: list[tuple[str, str, str]] = []
+        #: Conversations with a journal a crash left, not folded yet (not read yet).
+        self._leftover_journals: set[str] = set()
         # Files that could not be read, by file name: cached in the index so a
         # broken file is not parsed at every start, and never overwritten.
         self._skip_entries: dict[str, dict[str, Any]] = {}
@@ -642,14 +644,17 @@ class Store:
             self._refresh_skipped()
             if not self._pending and self._index_dirty:
                 self._write_index()
+            self._leftover_journals = set(leftovers)
             self._recover_journals(leftovers)
             return list(self._last_skipped)
 
-    def _recover_journals(self, conv_ids: list[str]) -> None:
-        """Fold the journals a crash left (each :meth:`load` applies, saves, removes)."""
-        for conv_id in conv_ids:
+    def _recover_journals(self, conv_ids: Iterable[str]) -> None:
+        """Fold the journals a crash left (each :meth:`load` applies, saves, removes).
+        A conversation not read yet (``open(defer=True)``) is folded when it is."""
+        for conv_id in list(conv_ids):
             if conv_id not in self._entries or conv_id in self._journals:
                 continue  # no readable file to fold into (the journal is kept), or live
+            self._leftover_journals.discard(conv_id)
             try:
                 self.load(conv_id)
             except StoreError as error:
@@ -671,6 +676,7 @@ class Store:
         cyclic garbage from being collected (peak RSS +60 MB in B11)."""
         with self._mutex:
             added = self._read_some(limit)
+            self._recover_journals(self._leftover_journals.intersection(added))
             if not self._pending:
                 self._refresh_skipped()
                 if self._index_dirty:

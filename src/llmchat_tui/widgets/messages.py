@@ -489,6 +489,23 @@ class MessagePane(VerticalScroll):
         else:
             await self.mount(view)
         self.anchor()
+        await self._trim_top()
+
+    async def _trim_top(self) -> None:
+        """At the end of a growing conversation, keep about a screenful of views
+        mounted (:meth:`jump_size`): the older ones are scrolled away and each holds
+        its drawn lines (a long session grew by 3.6 MB a reply, B10); scrolling up
+        mounts them again."""
+        mounted = self._message_views()
+        excess = len(mounted) - self.jump_size()
+        if excess <= 0:
+            return
+        drop = mounted[:excess]
+        self._hidden += [view.message for view in drop]
+        if self.selected in drop:
+            self.selected = None
+        await self.remove_children(drop)
+        await self._update_hints()
 
     async def add_queued(self, queued: Queued) -> None:
         """Show a message waiting for the reply to end."""
