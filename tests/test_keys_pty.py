@@ -274,8 +274,8 @@ def test_every_key_in_the_table(
     wait(lambda s: "Compare models" not in s, what="the picker closed")
     keys.press("compare_models")
     wait(lambda s: "choose 1 more" in s, what="the picker, the chat's model chosen")
+    wait(lambda s: "o3-mini" in s, what="the server's models listed")
     term.send("o3")
-    wait(lambda s: "✓" not in s.split("o3-mini")[0][-4:], what="o3-mini listed")
     term.press("enter")  # the highlighted match
     wait(lambda s: "2. o3-mini" in s, what="two chosen")
     term.press("enter")  # Enter on the empty box compares them
