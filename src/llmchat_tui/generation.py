@@ -408,7 +408,7 @@ class Generation:
                 await asyncio.sleep(delay)
                 self.retry_at = None
                 continue
-            self._settle_estimate()
+            await asyncio.to_thread(self._settle_estimate)
             failure = errors.reworded(
                 failure,
                 tokens=self.completion_tokens().value,
@@ -486,7 +486,6 @@ class Generation:
         if self.ended_at is not None:
             return
         self.ended_at = self.clock()
-        self._settle_estimate()
         self.cause = cause
         if state is State.COMPLETE:
             self.message.status = Status.COMPLETE
@@ -511,6 +510,10 @@ class Generation:
             tee.close(str(self.state))
 
     async def _final_save(self) -> None:
+        # The exact count of the whole reply: O(reply), so off the event loop (a
+        # 200,000-token reply stopped with Esc took seconds to count, B9).
+        await asyncio.to_thread(self._settle_estimate)
+        self._sync_message()
         self._copy_to_tee(last=True)
         try:
             await self._save()
