@@ -77,6 +77,8 @@ class RetryPolicy:
 SPEED_MIN_DELTAS = 2
 #: ... at least this many seconds apart (first to last); otherwise it is noise.
 SPEED_MIN_SECONDS = 0.05
+#: The most new text the running token estimate counts exactly at once (characters).
+COUNT_AT_ONCE = 100_000
 #: The longest the stream reader runs without letting the event loop do anything else.
 READ_SLICE_S = 0.004
 #: Seconds between checkpoints while text arrives: what a kill -9 can lose at most.
@@ -263,7 +265,11 @@ class Generation:
         reasoning, reasoning_at = self.reasoning_since(reasoning_at)
         if text or reasoning:
             encoding = tokens.encoding_for_model(self.model).name
-            if tokens.is_loaded(encoding):
+            if len(text) + len(reasoning) > COUNT_AT_ONCE:
+                # A huge delta: about four characters a token for now (counting it
+                # would stall whoever asks, the status bar); the end counts exactly.
+                self._counted_tokens += (len(text) + len(reasoning)) // 4
+            elif tokens.is_loaded(encoding):
                 self._counted_tokens += tokens.count_text(text, encoding)
                 self._counted_tokens += tokens.count_text(reasoning, encoding)
             else:  # encodings still loading: one token per delta is close
