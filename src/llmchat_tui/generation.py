@@ -77,6 +77,8 @@ class RetryPolicy:
 SPEED_MIN_DELTAS = 2
 #: ... at least this many seconds apart (first to last); otherwise it is noise.
 SPEED_MIN_SECONDS = 0.05
+#: The most new text the running token estimate counts exactly at once (characters).
+COUNT_AT_ONCE = 100_000
 #: The longest the stream reader runs without letting the event loop do anything else.
 READ_SLICE_S = 0.004
 #: Seconds between checkpoints while text arrives: what a kill -9 can lose at most.
@@ -263,7 +265,11 @@ class Generation:
         reasoning, reasoning_at = self.reasoning_since(reasoning_at)
         if text or reasoning:
             encoding = tokens.encoding_for_model(self.model).name
-            if tokens.is_loaded(encoding):
+            if len(text) + len(reasoning) > COUNT_AT_ONCE:
+                # A huge delta: about four characters a token for now (counting it
+                # would stall whoever asks, the status bar); the end counts exactly.
+                self._counted_tokens += (len(text) + len(reasoning)) // 4
+            elif tokens.is_loaded(encoding):
                 self._counted_tokens += tokens.count_text(text, encoding)
                 self._counted_tokens += tokens.count_text(reasoning, encoding)
             else:  # encodings still loading: one token per delta is close
@@ -408,7 +414,7 @@ class Generation:
                 await asyncio.sleep(delay)
                 self.retry_at = None
                 continue
-            self._settle_estimate()
+            await asyncio.to_thread(self._settle_estimate)
             failure = errors.reworded(
                 failure,
                 tokens=self.completion_tokens().value,
@@ -486,7 +492,6 @@ class Generation:
         if self.ended_at is not None:
             return
         self.ended_at = self.clock()
-        self._settle_estimate()
         self.cause = cause
         if state is State.COMPLETE:
             self.message.status = Status.COMPLETE
@@ -511,6 +516,10 @@ class Generation:
             tee.close(str(self.state))
 
     async def _final_save(self) -> None:
+        # The exact count of the whole reply: O(reply), so off the event loop (a
+        # 200,000-token reply stopped with Esc took seconds to count, B9).
+        await asyncio.to_thread(self._settle_estimate)
+        self._sync_message()
         self._copy_to_tee(last=True)
         try:
             await self._save()

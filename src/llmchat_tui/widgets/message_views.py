@@ -29,6 +29,8 @@ from llmchat_tui.widgets.highlight import Highlighted
 from llmchat_tui.widgets.reply_body import ReplyBody, markdown_renderable
 
 SHOWN_USER_CHARS = 8_000
+#: The most characters of one reply drawn (the rest is saved, and exported).
+SHOWN_REPLY_CHARS = 200_000
 #: The follower's frame budget: a round (hand text to the body, let the screen draw it)
 #: should take about this long, so keys pressed meanwhile are handled and drawn soon.
 FRAME_BUDGET_S = 1 / 30
@@ -99,6 +101,19 @@ def live_footer(generation: Generation, price: Price | None = None) -> Content:
                 parts.append(f"≈{format_cost(spent)}")
     style = "$warning" if generation.state is State.RETRYING else "$text-muted"
     return Content.styled(" · ".join(parts), style)
+
+
+def drawn_length(size: int, text: str | None = None) -> int:
+    """How much of a reply of ``size`` characters is drawn: all of it up to
+    :data:`SHOWN_REPLY_CHARS`, else that much, ended at a line break when ``text``
+    has one near the cut (a huge reply would freeze the screen for minutes)."""
+    if size <= SHOWN_REPLY_CHARS:
+        return size
+    if text is not None:
+        at = text.rfind("\n", SHOWN_REPLY_CHARS // 2, SHOWN_REPLY_CHARS)
+        if at > 0:
+            return at
+    return SHOWN_REPLY_CHARS
 
 
 def model_label(message: Message) -> str:
@@ -210,7 +225,21 @@ class AssistantMessageView(Vertical):
                 block.add_class("shown")
                 yield block
             yield Static(self._body(), classes="body")
+            if len(self.message.content) > SHOWN_REPLY_CHARS:
+                yield Static(self._not_drawn(self.message.content), classes="not-drawn")
         yield Static(message_footer(self.message, self._price()), classes="footer")
+
+    @staticmethod
+    def _not_drawn(text: str | None) -> Content:
+        """The note under a reply too long to draw whole (``text``: the whole reply,
+        None while it still streams)."""
+        more = "The rest" if text is None else f"{len(text) - drawn_length(len(text), text):,}"
+        return Content.styled(
+            f"… {more} more characters of this reply are not drawn (a terminal cannot "
+            "draw that much at once). They are saved: export the conversation (F8) to "
+            "read all of it.",
+            "$warning",
+        )
 
     @staticmethod
     def _reasoning_block(text: str) -> Collapsible:
@@ -242,6 +271,7 @@ class AssistantMessageView(Vertical):
         limit, least, most = ROUND_CHARS
         last_round = time.perf_counter()
         figures_at = 0.0
+        handed = 0  # characters given to the body (at most SHOWN_REPLY_CHARS)
         FOLLOWING.add(self)
         try:
             while True:
@@ -251,6 +281,12 @@ class AssistantMessageView(Vertical):
                 fresh, text_at = generation.text_since(text_at)
                 self.shown_parts = text_at
                 backlog += fresh
+                if handed + len(backlog) > SHOWN_REPLY_CHARS:
+                    # Too long to draw: the rest is saved (and exported), not drawn.
+                    backlog = backlog[: max(0, SHOWN_REPLY_CHARS - handed)]
+                    if not self.query(".not-drawn"):
+                        note = Static(self._not_drawn(None), classes="not-drawn")
+                        await self.mount(note, before=footer)
                 if backlog:
                     now = time.perf_counter()
                     took, last_round = now - last_round, now
@@ -259,6 +295,7 @@ class AssistantMessageView(Vertical):
                     elif took < FRAME_BUDGET_S and len(backlog) > limit:
                         limit = min(most, limit * 3 // 2)
                     body.append(backlog[:limit])
+                    handed += len(backlog[:limit])
                     backlog = backlog[limit:]
                     await body.render_pending()
                 more, reasoning_at = generation.reasoning_since(reasoning_at)
@@ -287,7 +324,8 @@ class AssistantMessageView(Vertical):
         reasoning_text.update(Content.styled(self.message.reasoning, "italic $text-muted"))
 
     def _body(self) -> RenderableType:
-        body = markdown_renderable(self.message.content)
+        content = self.message.content
+        body = markdown_renderable(content[: drawn_length(len(content), content)])
         return Highlighted(body, self.needle) if self.needle and self.needle.strip() else body
 
     def mark(self, needle: str | None) -> None:
