@@ -26,10 +26,12 @@ _bindings_run: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionar
 #: How many keys each widget handed back that have not come back yet: until they
 #: have, newer keys go the same way, so none can overtake them.
 _in_flight: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
-#: The keys handed back, with the widget's count of bindings run when they left (a
-#: subclass would not reach ``_on_key``: Textual picks the handler by the message's
-#: class name).
-_handed_back: weakref.WeakKeyDictionary[events.Key, int] = weakref.WeakKeyDictionary()
+#: The keys handed back: the widget that sent them, and its count of bindings run
+#: when they left (a subclass would not reach ``_on_key``: Textual picks the handler
+#: by the message's class name).
+_handed_back: weakref.WeakKeyDictionary[events.Key, tuple[weakref.ref[Widget], int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def run_binding_now(widget: Widget, event: events.Key) -> bool:
@@ -62,10 +64,17 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
     value, a key that opens a dialog) was queued for the old widget before the move
     ran: it belongs where the focus went.
     """
-    left_after = _handed_back.pop(event, None)
+    back = _handed_back.pop(event, None)
+    left_after: int | None = None
+    if back is not None:
+        # Back from its round: the widget that sent it has one fewer out (the app may
+        # have routed it elsewhere, where the focus went; there it is a new key).
+        origin = back[0]()
+        if origin is not None:
+            _in_flight[origin] = max(0, _in_flight.get(origin, 1) - 1)
+        if origin is widget:
+            left_after = back[1]
     returned = left_after is not None
-    if returned:
-        _in_flight[widget] = max(0, _in_flight.get(widget, 1) - 1)
     focused = widget.app.focused
     if focused is not None and focused is not widget:
         # The focus moved: this key and the ones behind it follow it directly.
@@ -87,7 +96,7 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
         event.stop()
         event.prevent_default()
         again = events.Key(event.key, event.character)
-        _handed_back[again] = bindings
+        _handed_back[again] = (weakref.ref(widget), bindings)
         _in_flight[widget] = _in_flight.get(widget, 0) + 1
         widget.app.post_message(again)
         return True
