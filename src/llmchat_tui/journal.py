@@ -61,8 +61,9 @@ FIGURES = ("model", "finish_reason", "ttft_s", "tokens_per_s", "usage")
 _DSYNC = 0 if hasattr(fcntl, "F_FULLFSYNC") else getattr(os, "O_DSYNC", 0)
 
 
-def _sync(fd: int) -> None:
-    """Make the appended bytes durable (F_FULLFSYNC on macOS, else fdatasync)."""
+def sync(fd: int, *, data_only: bool = True) -> None:
+    """Make what was written to ``fd`` durable: F_FULLFSYNC on macOS (where fsync is
+    weaker), else fdatasync (``data_only``, enough for appended bytes) or fsync."""
     full = getattr(fcntl, "F_FULLFSYNC", None)
     if full is not None:
         try:
@@ -70,7 +71,10 @@ def _sync(fd: int) -> None:
             return
         except OSError:
             pass
-    getattr(os, "fdatasync", os.fsync)(fd)
+    if data_only:
+        getattr(os, "fdatasync", os.fsync)(fd)
+    else:
+        os.fsync(fd)
 
 
 def _sync_dir(folder: Path) -> None:
@@ -184,7 +188,7 @@ class Journal:
             while view:
                 view = view[os.write(fd, view) :]
             if not _DSYNC:
-                _sync(fd)
+                sync(fd)
         except BaseException:
             self._cut_back(fd)
             raise

@@ -353,18 +353,6 @@ def _parse_upgraded(raw: bytes, conv_id: str | None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def _fsync(fd: int) -> None:
-    """Flush ``fd`` to stable storage (F_FULLFSYNC on macOS, where fsync is weaker)."""
-    full = getattr(fcntl, "F_FULLFSYNC", None)
-    if full is not None:
-        try:
-            fcntl.fcntl(fd, full)
-            return
-        except OSError:
-            pass
-    os.fsync(fd)
-
-
 def _fsync_dir(folder: Path) -> None:
     """Make a rename or unlink in ``folder`` durable."""
     try:
@@ -396,7 +384,7 @@ def _atomic_write(
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
-            _fsync(fd)
+            journals.sync(fd, data_only=False)
             stat = os.fstat(fd)
         finally:
             os.close(fd)

@@ -67,8 +67,9 @@ class ComparePicker(ModalScreen[list[str] | None]):
         self.query_one("#query", Input).focus()
         self._refill("")
         self._show_chosen()
-        self._note(HOW)
-        if self.load is not None:
+        if self.load is None:
+            self._note(HOW)
+        else:
             self._note("Loading the model list from the server…")
             self._load()
 
