@@ -97,6 +97,9 @@ def test_profile_key_goes_to_the_profile_server_not_to_openai_base_url(tmp_path,
 def test_switching_profile_with_f4_does_not_carry_the_key(tmp_path, servers):
     ambient, work, home = servers
     with start(tmp_path, servers) as term:
+        # The app asks its server about the model after the first frame: let it, so the
+        # switch below happens with the work key already in use.
+        assert work.wait_for_requests(1, chat_only=False)
         term.send(F4)
         term.wait_for_text("Provider profile")
         term.send("home")
