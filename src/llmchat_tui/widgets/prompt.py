@@ -15,7 +15,11 @@ from textual.widgets import TextArea
 from llmchat_tui import attachments, external_editor
 from llmchat_tui.keymap import Keymap
 from llmchat_tui.sanitize import clean_line, normalize_newlines
-from llmchat_tui.widgets.ordered_keys import forward_if_focus_moved, run_binding_now
+from llmchat_tui.widgets.ordered_keys import (
+    TakesOrderedKeys,
+    forward_if_focus_moved,
+    run_binding_now,
+)
 
 # Pastes longer than this are held aside and shown as a chip: a text area
 # with a megabyte in it takes seconds per keystroke.
@@ -27,7 +31,7 @@ _AT_WORD = re.compile(r"(?:^|\s)@(\S*)$")
 AT_WORD_REACH = 1024
 
 
-class PromptInput(TextArea):
+class PromptInput(TakesOrderedKeys, TextArea):
     """Where the user writes. Enter sends; Ctrl+J, Alt+Enter or Shift+Enter adds a line.
 
     Every way text gets in (typing, a bracketed paste, a draft loaded back) has its

@@ -26,7 +26,11 @@ from llmchat_tui.keymap import Keymap
 from llmchat_tui.models import Conversation, parse_iso
 from llmchat_tui.sanitize import clean_line
 from llmchat_tui.store import Summary
-from llmchat_tui.widgets.ordered_keys import forward_if_focus_moved, run_binding_now
+from llmchat_tui.widgets.ordered_keys import (
+    TakesOrderedKeys,
+    forward_if_focus_moved,
+    run_binding_now,
+)
 
 
 def relative_time(iso: str, now: datetime | None = None) -> str:
@@ -118,7 +122,7 @@ class ConversationList(OptionList):
         return option.id if option is not None else None
 
 
-class FilterInput(Input):
+class FilterInput(TakesOrderedKeys, Input):
     """The filter box: Up/Down move through the results, Enter opens, Esc clears."""
 
     BINDINGS = [
