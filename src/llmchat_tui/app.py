@@ -193,6 +193,9 @@ class ChatApp(App[int]):
             sidebar.add_rows(event.rows, event.order)
         done = event.total - event.left
         sidebar.set_busy(f"{READING}\n{done:,} of {event.total:,}" if event.left else None)
+        if not event.left:
+            # A filter typed while the files were read searched only those read by then.
+            self.chat.search_again()
 
     @work(thread=True, group="warm", exit_on_error=False)
     def _warm_client(self) -> None:

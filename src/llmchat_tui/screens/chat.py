@@ -1043,6 +1043,12 @@ class ChatScreen(Screen[None]):
             return
         self._search(query)
 
+    def search_again(self) -> None:
+        """Run the sidebar filter's search again (conversations were added), if any."""
+        query = self.sidebar.filter_input.value.strip()
+        if query:
+            self._search(query)
+
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(self, query: str) -> None:
         worker = get_current_worker()
