@@ -41,8 +41,8 @@ _handing_back: weakref.WeakSet[Widget] = weakref.WeakSet()
 #: How many bindings each widget ran (a key handed back before the latest one may
 #: have come back ahead of that binding's focus change: it goes round again).
 _bindings_run: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
-#: How many keys each widget handed back that the app has not routed again yet: until
-#: it has, newer keys go the same way, so none can overtake them.
+#: How many keys each widget handed back that have not been taken yet (where the app
+#: routed them): until they have, newer keys go the same way, so none can overtake them.
 _in_flight: weakref.WeakKeyDictionary[Widget, int] = weakref.WeakKeyDictionary()
 #: The keys handed back: the widget that sent them, and its count of bindings run
 #: when they left (a subclass would not reach ``_on_key``: Textual picks the handler
@@ -125,10 +125,9 @@ async def route_key(app: App[Any], event: events.Key, deliver: Deliver) -> None:
         gate = _gates[app] = _Gate(app, deliver)
     back = _handed_back.get(event)
     if back is not None:
-        origin = back[0]()
-        if origin is not None:
-            _in_flight[origin] = max(0, _in_flight.get(origin, 1) - 1)
         await gate.send(event)
+        if event not in _counted:  # taken by a priority binding or a plain widget
+            _came_back(back)
     else:
         gate.waiting.append((event, time.monotonic()))
     await gate.drain()
@@ -141,6 +140,13 @@ def _held_elsewhere(target: Widget | None) -> bool:
             if count > 0 and widget is not target and widget.is_attached:
                 return True
     return False
+
+
+def _came_back(back: tuple[weakref.ref[Widget], int]) -> None:
+    """A key handed back has been taken: its sender has one fewer out."""
+    origin = back[0]()
+    if origin is not None:
+        _in_flight[origin] = max(0, _in_flight.get(origin, 1) - 1)
 
 
 def _count(widget: Widget, event: events.Key) -> None:
@@ -198,6 +204,10 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
     """
     _taken(widget, event)
     back = _handed_back.pop(event, None)
+    if back is not None:
+        # Back from its round: the widget that sent it has one fewer out (the app may
+        # have routed it elsewhere, where the focus went; there it is a new key).
+        _came_back(back)
     left_after = back[1] if back is not None and back[0]() is widget else None
     returned = left_after is not None
     focused = widget.app.focused
