@@ -153,8 +153,22 @@ def focus_sidebar(term: Terminal) -> None:
     term.wait_until(lambda screen: "Rename" in footer(screen), what="the sidebar's keys")
 
 
+def wait_for_rows(term: Terminal) -> None:
+    """Wait until the sidebar lists a conversation (a row's "when · model" line) and
+    is done reading files: the saved ones are read after the first frame, and Enter
+    on a list still empty opens nothing (as for a person, who sees no row yet)."""
+    term.wait_until(
+        lambda screen: (
+            any(" · " in row.split("▕")[0] for row in screen.splitlines())
+            and "Reading conversations" not in screen
+        ),
+        what="the sidebar's rows",
+    )
+
+
 def open_first_conversation(term: Terminal) -> None:
     """Open the sidebar's top conversation from the prompt: Ctrl+B, then Enter."""
+    wait_for_rows(term)
     focus_sidebar(term)
     term.press("enter")
 

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
-from app_pty import EXECUTABLE, focus_sidebar, footer, quit_app
+from app_pty import EXECUTABLE, focus_sidebar, footer, quit_app, wait_for_rows
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
 from terminal import Terminal
@@ -44,6 +44,7 @@ def long_chat(data_dir: Path) -> Conversation:
 def test_find_steps_through_matches_loading_older_messages(launch: Launch, data_dir: Path) -> None:
     long_chat(data_dir)
     term = launch()
+    wait_for_rows(term)
     focus_sidebar(term)
     term.press("enter")
     term.wait_for_text("Message number 120 about otters.")
@@ -81,6 +82,7 @@ def test_the_found_words_are_marked_where_they_are_drawn(launch: Launch, data_di
     store.open()
     store.save(conversation)
     term = launch()
+    wait_for_rows(term)
     focus_sidebar(term)
     term.press("enter")
     term.wait_for_text("A walrus dives.")
