@@ -26,7 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from llmchat_tui import attachments, budget, paths, tokens
 from llmchat_tui.attachments import AttachmentError
@@ -699,8 +699,15 @@ class ChatScreen(Screen[None]):
         if ended and conversation is not None:
             generation = self._round_state_holder(replies, generation)
             if generation.state is State.COMPLETE:
-                self.run_worker(
-                    self._write_title(conversation),
+                titled = conversation
+
+                async def write_title() -> None:
+                    # A function, not a coroutine: a worker cancelled before it
+                    # starts (the app quitting) leaves no coroutine never awaited.
+                    await self._write_title(titled)
+
+                _title_worker: Worker[None] = self.run_worker(
+                    write_title,
                     group=f"title-{conversation_id}",
                     exclusive=True,
                     exit_on_error=False,
