@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import pytest
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 
 from llmchat_tui.widgets import ordered_keys
-from llmchat_tui.widgets.ordered_keys import OrderedInput, route_key
+from llmchat_tui.widgets.ordered_keys import KeysInOrder, OrderedInput
 
 
 class SlowInput(OrderedInput):
@@ -28,24 +28,15 @@ class SlowInput(OrderedInput):
         await self.go.wait()
 
 
-class TwoInputs(App[None]):
-    """Routes keys as ChatApp does (through route_key)."""
+class TwoInputs(KeysInOrder):
+    """Two boxes in an app that routes keys as ChatApp does (through KeysInOrder)."""
 
     def compose(self) -> ComposeResult:
         yield SlowInput(id="old")
         yield OrderedInput(id="new")
 
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            await route_key(self, event, self._route_key_now)
-            return
-        await super().on_event(event)
 
-    async def _route_key_now(self, event: events.Key) -> None:
-        await super().on_event(event)
-
-
-def type_(app: App[None], text: str) -> None:
+def type_(app: TwoInputs, text: str) -> None:
     for char in text:
         app.post_message(events.Key(char, char))
 
@@ -58,28 +49,34 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def wal_queued_then_focus_moved(app: TwoInputs) -> tuple[SlowInput, OrderedInput]:
+    """ "wal" queued for the busy old box, then the focus moved to the new one."""
+    old, new = app.query_one("#old", SlowInput), app.query_one("#new", OrderedInput)
+    old.focus()
+    await until(lambda: app.focused is old, "the old box focused")
+    type_(app, "wal")
+    await until(lambda: ordered_keys._queued.get(old) == 3, "three keys queued")
+    new.focus()
+    await until(lambda: app.focused is new, "the focus moved")
+    return old, new
+
+
 async def test_keys_after_a_focus_move_wait_for_those_queued_for_the_old_widget() -> None:
     app = TwoInputs()
-    async with app.run_test() as pilot:
-        old, new = app.query_one("#old", SlowInput), app.query_one("#new", OrderedInput)
+    async with app.run_test():
         try:
-            old.focus()
-            await pilot.pause()
-            type_(app, "wal")  # queued for the old widget, which is busy
-            await until(lambda: ordered_keys._queued.get(old) == 3, "three keys queued")
-            new.focus()
-            await until(lambda: app.focused is new, "the focus moved")
+            old, new = await wal_queued_then_focus_moved(app)
             type_(app, "rus")  # typed later, while the focus is on the new one
             await until(
                 lambda: bool(new.value) or len(ordered_keys._gates[app].waiting) == 3,
                 "the new keys routed",
             )
             assert new.value == "", "newer keys went ahead of the ones still queued"
-            old.go.set()  # the old widget passes its keys on to the focus
+            old.go.set()  # the old box passes its keys on to the focus
             await until(lambda: new.value == "walrus", "the word in order")
             assert old.value == ""
         finally:
-            old.go.set()  # a failing test ends instead of waiting for it
+            app.query_one("#old", SlowInput).go.set()  # a failing test ends, not waits
 
 
 async def test_a_widget_that_never_takes_its_keys_does_not_stop_the_keyboard(
@@ -87,20 +84,14 @@ async def test_a_widget_that_never_takes_its_keys_does_not_stop_the_keyboard(
 ) -> None:
     monkeypatch.setattr(ordered_keys, "HOLD_LIMIT_S", 0.3)
     app = TwoInputs()
-    async with app.run_test() as pilot:
-        old, new = app.query_one("#old", SlowInput), app.query_one("#new", OrderedInput)
+    async with app.run_test():
         try:
-            old.focus()
-            await pilot.pause()
-            type_(app, "wal")
-            await until(lambda: ordered_keys._queued.get(old) == 3, "three keys queued")
-            new.focus()
-            await until(lambda: app.focused is new, "the focus moved")
+            _old, new = await wal_queued_then_focus_moved(app)
             type_(app, "x")
-            # The old widget never gets round to its keys: the new key goes on after the
+            # The old box never gets round to its keys: the new key goes on after the
             # hold limit, with no other key pressed to wake the app.
             await until(lambda: new.value == "x", "the waiting key let through")
             type_(app, "yz")  # and the keys after it go straight on
             await until(lambda: new.value == "xyz", "later keys")
         finally:
-            old.go.set()  # a failing test ends instead of waiting for it
+            app.query_one("#old", SlowInput).go.set()  # a failing test ends, not waits

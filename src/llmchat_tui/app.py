@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from rich.text import Text
-from textual import events, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.screen import Screen
@@ -31,7 +31,7 @@ from llmchat_tui.screens.chat import ChatScreen
 from llmchat_tui.screens.help import HelpScreen
 from llmchat_tui.session import ChatSession
 from llmchat_tui.store import Skipped, Summary
-from llmchat_tui.widgets.ordered_keys import route_key
+from llmchat_tui.widgets.ordered_keys import KeysInOrder
 from llmchat_tui.widgets.reply_markdown import use_dark_code
 from llmchat_tui.widgets.sidebar import Row, row_of
 
@@ -58,7 +58,7 @@ class AppCrashed(Exception):
         )
 
 
-class ChatApp(App[int]):
+class ChatApp(KeysInOrder, App[int]):
     """llmchat-tui: conversations on the left, the chat on the right."""
 
     CSS_PATH = "app.tcss"
@@ -95,17 +95,6 @@ class ChatApp(App[int]):
     def chat(self) -> ChatScreen:
         """The chat screen (always open, under any dialog)."""
         return self._chat
-
-    async def on_event(self, event: events.Event) -> None:
-        # Every key from the terminal goes through the key order (see ordered_keys):
-        # it waits while another widget still holds keys typed before it.
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            await route_key(self, event, self._route_key_now)
-            return
-        await super().on_event(event)
-
-    async def _route_key_now(self, event: events.Key) -> None:
-        await super().on_event(event)
 
     async def on_mount(self) -> None:
         state = self.session.ui_state

@@ -239,6 +239,20 @@ def forward_if_focus_moved(widget: Widget, event: events.Key) -> bool:
     return False
 
 
+class KeysInOrder(App[Any]):
+    """The app side: every key from the terminal goes through :func:`route_key` (it
+    waits while another widget still holds keys typed before it)."""
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await route_key(self, event, self._route_key_now)
+            return
+        await super().on_event(event)
+
+    async def _route_key_now(self, event: events.Key) -> None:
+        await super().on_event(event)
+
+
 class OrderedInput(TakesOrderedKeys, Input):
     """A one-line input whose bound keys (Tab to the next field, Ctrl+S to save) run
     where they were typed: "0.9, Tab, 256" in a burst fills two fields, not one."""
