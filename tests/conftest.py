@@ -67,13 +67,14 @@ def make_app(server: OpenAIServer, data_dir: Path) -> Callable[..., Any]:
         clock: Callable[[], float] | None = None,
         first_run: bool = False,
         probe_servers: list[tuple[str, int]] | None = None,
+        defer: bool = False,
         **overrides: Any,
     ) -> Any:
         settings = Settings(base_url=server.base_url, model="gpt-4o-mini", api_key="test-key")
         for key, value in overrides.items():
             setattr(settings, key, value)
         store = Store(folder or data_dir)
-        skipped = store.open()
+        skipped = store.open(defer=defer)
         return build_app(
             settings,
             store,

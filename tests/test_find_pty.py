@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pyte", reason="pyte is not installed (pip install -e '.[test]')")
 
-from app_pty import EXECUTABLE, focus_sidebar, footer, quit_app, wait_for_rows
+from app_pty import EXECUTABLE, footer, open_first_conversation, quit_app
 from llmchat_tui.models import Conversation, Message
 from llmchat_tui.store import Store
 from terminal import Terminal
@@ -44,9 +44,7 @@ def long_chat(data_dir: Path) -> Conversation:
 def test_find_steps_through_matches_loading_older_messages(launch: Launch, data_dir: Path) -> None:
     long_chat(data_dir)
     term = launch()
-    wait_for_rows(term)
-    focus_sidebar(term)
-    term.press("enter")
+    open_first_conversation(term)
     term.wait_for_text("Message number 120 about otters.")
     term.press("ctrl+s")
     term.wait_for_text("Find in this conversation")
@@ -82,9 +80,7 @@ def test_the_found_words_are_marked_where_they_are_drawn(launch: Launch, data_di
     store.open()
     store.save(conversation)
     term = launch()
-    wait_for_rows(term)
-    focus_sidebar(term)
-    term.press("enter")
+    open_first_conversation(term)
     term.wait_for_text("A walrus dives.")
     # The prompt has the focus (the list gives it up a moment after the chat is drawn).
     term.wait_until(lambda s: "Send" in footer(s), what="the prompt's keys")

@@ -332,23 +332,18 @@ async def test_thousands_of_rows_are_drawn_in_windows(make_app, data_dir):
 
 
 async def test_a_filter_typed_while_conversations_are_read_finds_them_once_read(
-    server, data_dir, monkeypatch
+    make_app, data_dir, monkeypatch
 ):
     """With no index.json the files are read after the first frame; a filter typed
     before they are all read is searched again when they are (it used to keep showing
     nothing until it was typed again)."""
     from llmchat_tui.app import ChatApp
-    from llmchat_tui.config import Settings
-    from llmchat_tui.factory import build_app
 
     made = seed(data_dir, ["Lighthouse facts", "Sourdough", "Rust lifetimes"])
     for index in data_dir.rglob("index.json"):
         index.unlink()
-    store = Store(data_dir)
-    store.open(defer=True)
-    assert store.pending == 3
-    settings = Settings(base_url=server.base_url, model="gpt-4o-mini", api_key="test-key")
-    app = build_app(settings, store)
+    app = make_app(defer=True)
+    assert app.session.store.pending == 3
     monkeypatch.setattr(app, "_read_pending", lambda: None)  # until the filter is typed
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+f")

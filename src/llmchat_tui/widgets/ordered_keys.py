@@ -88,15 +88,14 @@ class _Gate:
         self.draining = True
         try:
             while self.waiting:
-                _event, since = self.waiting[0]
+                since = self.waiting[0][1]
                 if _held_elsewhere(self.app.focused):
                     if time.monotonic() - since < HOLD_LIMIT_S:
                         self._check_later(since)
                         return
                     _queued.clear()  # a widget that never took its keys: go on
                     _in_flight.clear()
-                event, _since = self.waiting.popleft()
-                await self.send(event)
+                await self.send(self.waiting.popleft()[0])
         finally:
             self.draining = False
 
@@ -116,9 +115,10 @@ _gates: weakref.WeakKeyDictionary[App[Any], _Gate] = weakref.WeakKeyDictionary()
 async def route_key(app: App[Any], event: events.Key, deliver: Deliver) -> None:
     """Route a key from the terminal (or one handed back) in its place in the order.
 
-    ``deliver`` is the app's usual routing. A key handed back goes on at once (it is
-    older than any key waiting); a new one waits until no other widget holds older
-    keys (the one it goes to may: they are queued in order there).
+    ``deliver`` is the app's usual routing (kept from the first call: waiting keys
+    are also sent on later, from a timer or a widget's task). A key handed back goes
+    on at once (it is older than any key waiting); a new one waits until no other
+    widget holds older keys (the one it goes to may: they are queued in order there).
     """
     gate = _gates.get(app)
     if gate is None:
